@@ -1,0 +1,184 @@
+"""The ``sheetloop`` command line.
+
+Exit status: 0 done (warnings printed); 1 invalid data (every problem listed, nothing
+written); 2 wrong usage, unreadable, locked or busy file; 3 an external system failed;
+4 the solver did not finish; 5 push left conflicts unsent; 70 an internal error (one line
+on screen, the traceback in a log file it names). Messages go to stderr, results to stdout.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import sys
+import tempfile
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+
+from sheetloop import __version__
+from sheetloop.addin import commands
+from sheetloop.errors import InvalidDataError, SheetloopError
+
+INTERNAL_ERROR = 70
+
+_EPILOG = """exit status: 0 done, 1 invalid workbook data, 2 usage/unreadable/locked file,
+3 external system failed, 4 solver did not finish, 5 push conflicts, 70 internal error"""
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from exc
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="sheetloop",
+        description="Plan in Excel: MRP, supply allocation and ERP/CRM sync on the tables of "
+        "a planning workbook (.xlsx/.xlsm).",
+        epilog=_EPILOG,
+    )
+    p.add_argument("--version", action="version", version=f"sheetloop {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    d = sub.add_parser(
+        "demo",
+        help="write a demo company's workbook and run it",
+        description="Write a demo company's planning workbook to DIR "
+        "(deterministic relative to its horizon start), check it "
+        "and print a summary.",
+    )
+    d.add_argument(
+        "directory",
+        nargs="?",
+        default="sheetloop-demo",
+        metavar="DIR",
+        help="where to write it (default: ./sheetloop-demo)",
+    )
+    d.add_argument(
+        "--items",
+        type=int,
+        metavar="N",
+        help="a scaled synthetic company of N items instead (for benchmarks)",
+    )
+    d.add_argument("--levels", type=int, default=10, help="BOM levels with --items (default 10)")
+    d.add_argument(
+        "--buckets", type=int, default=104, help="weekly buckets with --items (default 104)"
+    )
+    d.add_argument(
+        "--start", type=_date, metavar="DATE", help="horizon start (default: Monday of this week)"
+    )
+
+    i = sub.add_parser(
+        "init",
+        help="create a planning template, or add missing tables",
+        description="On a new path: a template with every input table, "
+        "dropdowns and a Help sheet. On an existing book: add only "
+        "the planning tables it lacks and touch nothing else.",
+    )
+    i.add_argument("book", metavar="BOOK")
+
+    c = sub.add_parser(
+        "check",
+        help="validate every table",
+        description="Validate every table; list every problem as Sheet!A1: message.",
+    )
+    c.add_argument("book", metavar="BOOK")
+
+    for name, text in (
+        ("plan", "MRP: planned orders, pegging, exceptions"),
+        ("allocate", "allocate constrained supply to demand by priority"),
+        ("run", "plan, then allocate"),
+    ):
+        s = sub.add_parser(name, help=text, description=text)
+        s.add_argument("book", metavar="BOOK")
+        s.add_argument("--out", metavar="OUT", help="write the result here instead of in place")
+        if name == "plan":
+            s.add_argument("--export", metavar="DIR", help="also write every output as CSV")
+
+    pl = sub.add_parser("pull", help="refresh tables from connections")
+    pl.add_argument("book", metavar="BOOK")
+    pl.add_argument("connection", nargs="?", metavar="CONNECTION")
+    pl.add_argument("--tables", metavar="T,...")
+    pl.add_argument("--dry-run", action="store_true", help="show what would change")
+    pl.add_argument("--prune", action="store_true", help="remove rows gone from the system")
+
+    ps = sub.add_parser("push", help="send changed rows to a system")
+    ps.add_argument("book", metavar="BOOK")
+    ps.add_argument("connection", metavar="CONNECTION")
+    ps.add_argument("--tables", metavar="T,...")
+    ps.add_argument("--dry-run", action="store_true", help="show what would be sent")
+    ps.add_argument("--force", action="store_true", help="send even where there are conflicts")
+
+    r = sub.add_parser("refresh", help="unattended: pull, run, push")
+    r.add_argument("book", metavar="BOOK")
+    return p
+
+
+def _dispatch(args: argparse.Namespace) -> commands.Outcome:
+    book = Path(args.book) if getattr(args, "book", None) else None
+    if args.command == "demo":
+        return commands.demo(
+            Path(args.directory),
+            items=args.items,
+            start=args.start,
+            levels=args.levels,
+            buckets=args.buckets,
+        )
+    assert book is not None
+    if args.command == "init":
+        return commands.init(book)
+    if args.command == "check":
+        return commands.check(book)
+    return commands.not_yet(args.command, book)
+
+
+def _log_crash(exc: BaseException) -> Path:
+    folder = Path(os.environ.get("SHEETLOOP_LOG_DIR", tempfile.gettempdir()))
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"sheetloop-crash-{dt.datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}.log"
+    path.write_text(
+        f"sheetloop {__version__}, {' '.join(sys.argv)}\n"
+        + "".join(traceback.format_exception(exc)),
+        encoding="utf-8",
+    )
+    return path
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        outcome = _dispatch(args)
+    except InvalidDataError as exc:
+        for problem in exc.problems:
+            print(problem, file=sys.stdout if args.command == "check" else sys.stderr)
+        print(f"sheetloop {args.command}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except SheetloopError as exc:
+        print(f"sheetloop {args.command}: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("sheetloop: interrupted; the workbook was left as it was", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        log = _log_crash(exc)
+        print(
+            f"sheetloop {args.command}: internal error ({type(exc).__name__}: {exc}); "
+            f"the details are in {log}",
+            file=sys.stderr,
+        )
+        return INTERNAL_ERROR
+    for warning in outcome.warnings:
+        print(warning, file=sys.stderr)
+    for line in outcome.lines:
+        print(line)
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

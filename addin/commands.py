@@ -1,0 +1,129 @@
+"""What each command does, composed from the workbook, solver and connector packages.
+
+The command line (``cli``) and the Excel macros call these; they return what to report and
+raise :class:`~sheetloop.errors.SheetloopError` subclasses for everything a user can fix.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sheetloop.errors import InvalidDataError, SheetloopError, UsageError
+from sheetloop.solver.buckets import monday_of_this_week
+from sheetloop.workbooks.demo_data import demo_company, synthetic_company
+from sheetloop.workbooks.file_book import FileBook
+from sheetloop.workbooks.problems import Problem
+from sheetloop.workbooks.safe_save import book_write_lock, refuse_if_open_in_excel
+from sheetloop.workbooks.template import init_book
+from sheetloop.workbooks.validation import LoadedBook, load_book
+
+Report = Callable[[str], None]
+
+
+class NotAvailableError(SheetloopError):
+    """A command this release does not run yet (exit 2)."""
+
+    exit_code = 2
+
+
+@dataclass
+class Outcome:
+    """What a command reports: lines for stdout, warnings for stderr."""
+
+    lines: list[str] = field(default_factory=list)
+    warnings: list[Problem] = field(default_factory=list)
+
+
+@contextmanager
+def writing(book: Path, out: Path | None, command: str) -> Iterator[Path]:
+    """Guard a write: refuse a book open in Excel and hold the write lock of the target."""
+    target = out or book
+    if target.exists():
+        refuse_if_open_in_excel(target)
+    with book_write_lock(target, command=command):
+        yield target
+
+
+def validated(book: FileBook, command: str, today: dt.date | None = None) -> LoadedBook:
+    """Load and check the tables ``command`` uses; raise with every error if any."""
+    loaded = load_book(book, command, today=today)
+    if loaded.errors:
+        raise InvalidDataError(
+            f"{book.path.name}: {len(loaded.errors)} problem(s) in the workbook's data; "
+            "fix them and run again (nothing was written)",
+            loaded.errors,
+        )
+    return loaded
+
+
+def check(path: Path) -> Outcome:
+    """Validate every table; raise InvalidDataError listing every problem."""
+    book = FileBook.open(path)
+    loaded = validated(book, "check")
+    counts = ", ".join(f"{name} {len(t)}" for name, t in loaded.tables.items() if t.found)
+    return Outcome([f"{path.name}: valid ({counts})"], loaded.warnings)
+
+
+def init(path: Path) -> Outcome:
+    """Create a template, or add the input tables an existing book lacks."""
+    existed = path.exists()
+    with writing(path, None, "init"):
+        added = init_book(path)
+    if not existed:
+        return Outcome([f"created {path} with every input table and a Help sheet"])
+    if not added:
+        return Outcome([f"{path.name} already has every input table: nothing to add"])
+    return Outcome([f"added to {path.name}: {', '.join(added)}"])
+
+
+def demo(
+    directory: Path,
+    *,
+    items: int | None = None,
+    start: dt.date | None = None,
+    levels: int = 10,
+    buckets: int = 104,
+) -> Outcome:
+    """Write the demo company's workbook into ``directory`` and check it."""
+    horizon = start or monday_of_this_week()
+    if items is None:
+        data = demo_company(horizon)
+        path = directory / "sheetloop-demo.xlsx"
+    else:
+        if items < levels:
+            raise UsageError(f"--items {items} is fewer than the {levels} BOM levels")
+        data = synthetic_company(items, levels=levels, buckets=buckets, horizon_start=horizon)
+        path = directory / f"sheetloop-demo-{items}.xlsx"
+    directory.mkdir(parents=True, exist_ok=True)
+    with writing(path, None, "demo"):
+        if path.exists():
+            path.unlink()
+        init_book(path, data)
+    book = FileBook.open(path)
+    loaded = validated(book, "check")
+    lines = [f"wrote {path}"]
+    t = loaded.tables
+    lines.append(
+        f"demo company: {len(t['Items'])} items, {len(t['BOM'])} BOM lines, "
+        f"{len(t['Customers'])} customers, {len(t['Demand'])} demand lines, "
+        f"{len(t['Receipts'])} open receipts; horizon {loaded.settings.periods} "
+        f"{loaded.settings.bucket}s from {loaded.settings.calendar.start.isoformat()}"
+    )
+    lines.append(
+        "planning (MRP) and allocation are not in this release yet: the workbook is ready for them"
+    )
+    return Outcome(lines, loaded.warnings)
+
+
+def not_yet(command: str, path: Path | None) -> Outcome:
+    """The skeleton of a command whose engine is not in this release: validate, then say so."""
+    if path is not None and command in ("plan", "allocate"):
+        validated(FileBook.open(path), command)
+    raise NotAvailableError(
+        f"sheetloop {command} is not available in this release yet "
+        "(the workbook was validated and left unchanged)"
+    )

@@ -1,0 +1,300 @@
+"""The file adapter of the workbook interface: a .xlsx/.xlsm on disk.
+
+Reads go through python-calamine. Writes are staged and applied on ``save`` to the zip
+package part by part: sheetloop's own sheets and tables are (re)written, the package
+indexes gain entries, and every other part is copied byte for byte.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sheetloop import CONTRACT_VERSION, __version__
+from sheetloop.errors import BookUnreadableError, UsageError
+from sheetloop.workbooks.calamine_reader import CalamineReader
+from sheetloop.workbooks.coerce import to_code
+from sheetloop.workbooks.guard import check_book_file
+from sheetloop.workbooks.interface import RawTable, TableWrite
+from sheetloop.workbooks.ooxml import (
+    CT_TABLE,
+    REL_TABLE,
+    TableEntry,
+    WorkbookIndex,
+    add_relationship,
+    ensure_override,
+    read_rels,
+    tables,
+)
+from sheetloop.workbooks.reading import parse_table
+from sheetloop.workbooks.safe_save import atomic_write
+from sheetloop.workbooks.schema import Role, Table, header_key
+from sheetloop.workbooks.sheet_xml import (
+    EXCEL_MAX_ROWS,
+    escape_text,
+    render_table_part,
+    render_table_sheet,
+)
+from sheetloop.workbooks.styles_xml import Styles
+from sheetloop.workbooks.zip_package import Package
+
+STATE_SHEET = "_sheetloop"
+_BUCKET_LABEL = re.compile(r"^\d{4}-\d{2}-\d{2}$|^-?\d+$")
+_EMPTY_SHEET = (
+    '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+    '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
+    "<sheetData/></worksheet>"
+)
+
+
+@dataclass
+class _Staged:
+    write: TableWrite
+    replace: bool  # False: add only if absent (init)
+
+
+@dataclass
+class FileBook:
+    """A workbook file: read its tables, stage sheetloop's writes, save them safely."""
+
+    path: Path
+    _reader: CalamineReader | None = None
+    _staged: list[_Staged] = field(default_factory=list)
+    _state: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def open(cls, path: Path, *, new_ok: bool = False) -> FileBook:
+        """Open a book; hostile or broken files are refused before anything reads them."""
+        if path.suffix.lower() not in (".xlsx", ".xlsm"):
+            raise UsageError(f"{path}: sheetloop works on .xlsx and .xlsm workbooks")
+        book = cls(path)
+        if path.exists() or not new_ok:
+            check_book_file(path)
+        return book
+
+    # --- reading ------------------------------------------------------------------------
+
+    @property
+    def reader(self) -> CalamineReader:
+        if self._reader is None:
+            self._reader = CalamineReader(self.path)
+        return self._reader
+
+    @property
+    def sheet_names(self) -> list[str]:
+        return self.reader.sheet_names
+
+    def table_names(self) -> list[str]:
+        return self.reader.table_names()
+
+    def find_table(self, name: str) -> RawTable | None:
+        return self.reader.find_table(name)
+
+    def state(self) -> dict[str, str]:
+        """sheetloop's records kept in the book (contract version, owned sheets, ...)."""
+        if STATE_SHEET not in self.reader.sheet_names:
+            return {}
+        raw = self.reader._wb.get_sheet_by_name(STATE_SHEET).to_python(skip_empty_area=False)
+        return {str(r[0]): str(r[1]) for r in raw if len(r) >= 2 and r[0] != ""}
+
+    # --- staging writes -----------------------------------------------------------------
+
+    def replace_table(self, write: TableWrite) -> None:
+        """Stage an output table; columns the user added to it are carried over by key."""
+        write.frame = self._with_user_columns(write)
+        self._staged.append(_Staged(write, replace=True))
+
+    def add_table(self, write: TableWrite) -> None:
+        self._staged.append(_Staged(write, replace=False))
+
+    def append_rows(self, spec: Table, frame: pd.DataFrame) -> None:
+        raw = self.find_table(spec.name)
+        old = parse_table(raw, spec)[0].frame if raw is not None else None
+        combined = frame if old is None or old.empty else pd.concat([old, frame], ignore_index=True)
+        self._staged.append(_Staged(TableWrite(spec, combined), replace=True))
+
+    def set_state(self, key: str, value: str) -> None:
+        self._state[key] = value
+
+    def _with_user_columns(self, write: TableWrite) -> pd.DataFrame:
+        raw = self.find_table(write.spec.name)
+        frame = write.frame
+        if raw is None or not raw.rows:
+            return frame
+        ours = {header_key(c) for c in frame.columns} | {c.key for c in write.spec.columns}
+        extras = [
+            (i, h)
+            for i, h in enumerate(raw.headers)
+            if header_key(h) not in ours
+            and str(h).strip()
+            and not (write.spec.open_columns and _BUCKET_LABEL.match(str(h).strip()))
+        ]
+        if not extras:
+            return frame
+        frame = frame.copy()
+        key = list(write.spec.key)
+        key_pos = [
+            next((i for i, h in enumerate(raw.headers) if header_key(h) == header_key(k)), None)
+            for k in key
+        ]
+        if not key or any(p is None for p in key_pos):
+            for _, h in extras:
+                frame[h] = None
+            return frame
+        old_keys = [
+            tuple(to_code([row[p]])[0][0] for p in key_pos if p is not None) for row in raw.rows
+        ]
+        new_keys = list(frame[key].astype(object).itertuples(index=False, name=None))
+        for i, header in extras:
+            by_key = {k: row[i] for k, row in zip(old_keys, raw.rows, strict=True)}
+            frame[header] = [
+                by_key.get(tuple(None if v is None else str(v) for v in k)) for k in new_keys
+            ]
+        return frame
+
+    # --- saving -------------------------------------------------------------------------
+
+    def save(self, out: Path | None = None) -> Path:
+        """Apply the staged writes and save atomically (to ``out``, or in place)."""
+        target = out or self.path
+        if not self.path.exists():
+            raise UsageError(f"{self.path}: no such workbook")
+        with Package(self.path) as package:
+            writer = _PackageWriter(package)
+            for staged in self._staged:
+                writer.write_table(staged.write, replace=staged.replace)
+            state = {
+                **self.state(),
+                **self._state,
+                "contract_version": CONTRACT_VERSION,
+                "sheetloop_version": __version__,
+                "saved_at": dt.datetime.now().isoformat(timespec="seconds"),
+            }
+            owned = set(filter(None, state.get("owned_sheets", "").split("\n")))
+            state["owned_sheets"] = "\n".join(sorted(owned | writer.owned))
+            writer.write_state(state)
+            writer.index.set_full_calc_on_load()
+            atomic_write(target, package.save_to)
+        self._staged.clear()
+        self._reader = None
+        return target
+
+
+class _PackageWriter:
+    """Applies table writes to a package."""
+
+    def __init__(self, package: Package) -> None:
+        self.package = package
+        self.index = WorkbookIndex(package)
+        self.styles = Styles(package)
+        self.owned: set[str] = set()
+
+    def _owned_before(self) -> set[str]:
+        state_sheet = self.index.sheet(STATE_SHEET)
+        if state_sheet is None:
+            return set()
+        text = self.package.read_text(state_sheet.part)
+        m = re.search(r"owned_sheets</t></is></c><c [^>]*><is><t[^>]*>(.*?)</t>", text, re.S)
+        return set(m.group(1).split("\n")) if m else set()
+
+    def write_table(self, write: TableWrite, *, replace: bool) -> None:
+        spec = write.spec
+        if len(write.frame) > EXCEL_MAX_ROWS - 2:
+            raise UsageError(
+                f"{spec.name} has {len(write.frame):,} rows, more than an Excel "
+                "sheet holds: write it as CSV with --export DIR"
+            )
+        existing = self._find_table(spec.name)
+        owned = self._owned_before() | self.owned
+        if existing is not None:
+            if not replace:
+                return
+            if existing.sheet not in owned:
+                raise UsageError(
+                    f"the table {spec.name} is on the sheet {existing.sheet!r}, which sheetloop "
+                    "does not own: sheetloop rewrites its output tables on sheets of their own. "
+                    f"Delete or rename that table (or move it to a sheet named {spec.name})."
+                )
+            self._render(write, existing.sheet_part, existing.rid, existing.part, existing.id)
+            self.owned.add(existing.sheet)
+            return
+        name = write.sheet or spec.sheet
+        sheet = self.index.sheet(name)
+        if sheet is not None and sheet.name not in owned:
+            if spec.role is Role.INPUT and not replace:
+                return  # init: the user has a sheet of that name (the plain-sheet fallback)
+            name = self._free_sheet_name(name)
+            sheet = None
+        if sheet is None:
+            sheet = self.index.add_sheet(name, _EMPTY_SHEET)
+        # An owned sheet without our table (the user deleted it): write it afresh.
+        table_part = self.package.unused_name("xl/tables/table{}.xml")
+        table_id = max((t.id for t in tables(self.package, self.index)), default=0) + 1
+        rid = self._table_rel(sheet.part, table_part)
+        ensure_override(self.package, table_part, CT_TABLE)
+        self._render(write, sheet.part, rid, table_part, table_id)
+        self.owned.add(sheet.name)
+
+    def _table_rel(self, sheet_part: str, table_part: str) -> str:
+        for rel in read_rels(self.package, sheet_part):
+            if rel.type == REL_TABLE:
+                return rel.id
+        return add_relationship(self.package, sheet_part, REL_TABLE, table_part)
+
+    def _render(
+        self, write: TableWrite, sheet_part: str, rid: str, table_part: str, table_id: int
+    ) -> None:
+        header_row = 3 if write.note else 1
+        rendered = render_table_sheet(write, self.styles, rid, header_row=header_row)
+        self.package.write(sheet_part, rendered.xml)
+        self.package.write(
+            table_part,
+            render_table_part(
+                table_id, write.spec.name, rendered.ref, [str(c) for c in write.frame.columns]
+            ),
+        )
+
+    def _find_table(self, name: str) -> TableEntry | None:
+        key = header_key(name)
+        return next(
+            (t for t in tables(self.package, self.index) if header_key(t.name) == key), None
+        )
+
+    def _free_sheet_name(self, name: str) -> str:
+        n = 2
+        while self.index.sheet(f"{name} ({n})") is not None:
+            n += 1
+        return f"{name} ({n})"
+
+    def write_state(self, state: dict[str, str]) -> None:
+        rows = "".join(
+            f'<row r="{i}"><c r="A{i}" t="inlineStr"><is><t>{escape_text(k)}</t></is></c>'
+            f'<c r="B{i}" t="inlineStr"><is><t xml:space="preserve">{escape_text(v)}</t></is>'
+            "</c></row>"
+            for i, (k, v) in enumerate(sorted(state.items()), start=1)
+        )
+        xml = _EMPTY_SHEET.replace("<sheetData/>", f"<sheetData>{rows}</sheetData>")
+        sheet = self.index.sheet(STATE_SHEET)
+        if sheet is None:
+            self.index.add_sheet(STATE_SHEET, xml, state="veryHidden")
+        else:
+            self.package.write(sheet.part, xml)
+
+
+def open_book(path: Path) -> FileBook:
+    """Open a workbook file for reading and writing (refusing hostile files)."""
+    try:
+        return FileBook.open(path)
+    except BookUnreadableError:
+        raise
+    except OSError as exc:
+        raise BookUnreadableError(f"{path}: cannot open ({exc.strerror})") from exc
+
+
+def _unused(*_: Any) -> None:  # pragma: no cover - keeps the import list honest for mypy
+    return None

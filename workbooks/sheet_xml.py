@@ -1,0 +1,275 @@
+"""Worksheet and table XML for the tables sheetloop writes.
+
+Cells are rendered column by column (one comprehension per column) and joined row by row,
+which keeps a 100,000 × 15 table to a second or two. Text is written as inline strings,
+so ``xl/sharedStrings.xml`` is never touched and text can never become a formula; text
+that starts like a formula also gets Excel's quote prefix, so editing the cell later keeps
+it text.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from xml.sax.saxutils import quoteattr
+
+import numpy as np
+import pandas as pd
+
+from sheetloop.workbooks.interface import TableWrite, Validation
+from sheetloop.workbooks.ooxml import NS_MAIN, NS_REL
+from sheetloop.workbooks.problems import column_letter
+from sheetloop.workbooks.schema import Column, Kind
+from sheetloop.workbooks.styles_xml import CellFormat, Styles
+
+EXCEL_MAX_ROWS = 1_048_576
+_EXCEL_EPOCH = np.datetime64("1899-12-30", "s")
+_NEEDS_ESCAPE = re.compile(r"[&<>\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]|_x[0-9A-Fa-f]{4}_")
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+_FORMULA_START = ("=", "+", "-", "@")
+
+FORMATS: dict[Kind, CellFormat] = {
+    Kind.CODE: CellFormat("@"),
+    Kind.TEXT: CellFormat("@"),
+    Kind.CHOICE: CellFormat("@"),
+    Kind.YESNO: CellFormat("@"),
+    Kind.NUMBER: CellFormat("General"),
+    Kind.INTEGER: CellFormat("0"),
+    Kind.FRACTION: CellFormat("0.0%"),
+    Kind.DATE: CellFormat("yyyy-mm-dd"),
+    Kind.DATETIME: CellFormat("yyyy-mm-dd hh:mm:ss"),
+}
+QUOTED_TEXT = CellFormat("@", quote_prefix=True)
+WRAPPED_TEXT = CellFormat("@", wrap=True)
+
+
+def escape_text(value: str) -> str:
+    """Text as XML character data; characters XML 1.0 forbids use Excel's ``_xHHHH_``."""
+    if not _NEEDS_ESCAPE.search(value):
+        return value
+    value = re.sub(r"_x([0-9A-Fa-f]{4})_", r"_x005F_x\1_", value)
+    value = value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return _CONTROL.sub(lambda m: f"_x{ord(m.group()):04X}_", value)
+
+
+@dataclass
+class RenderedSheet:
+    xml: str
+    ref: str  # the table's range, e.g. A1:H10
+    rows_written: int
+
+
+def _text_cells(
+    letter: str, rows: Sequence[str], values: Sequence[Any], style: int, quoted: int
+) -> list[str]:
+    out = []
+    for r, v in zip(rows, values, strict=True):
+        if v is None or v == "" or v is pd.NaT or (type(v) is float and v != v):
+            out.append("")
+            continue
+        s = v if type(v) is str else _as_text(v)
+        space = ' xml:space="preserve"' if s[:1].isspace() or s[-1:].isspace() else ""
+        s_style = quoted if s.startswith(_FORMULA_START) else style
+        out.append(
+            f'<c r="{letter}{r}" s="{s_style}" t="inlineStr"><is><t{space}>'
+            f"{escape_text(s)}</t></is></c>"
+        )
+    return out
+
+
+def _blank(v: Any) -> bool:
+    return v is None or v is pd.NaT or (isinstance(v, float) and math.isnan(v))
+
+
+def _as_text(v: Any) -> str:
+    if isinstance(v, bool) or isinstance(v, np.bool_):
+        return "yes" if v else "no"
+    if isinstance(v, float) and v.is_integer():
+        return str(int(v))
+    if isinstance(v, dt.datetime | pd.Timestamp):
+        return v.isoformat(sep=" ") if v.time() != dt.time() else v.date().isoformat()
+    if isinstance(v, dt.date):
+        return v.isoformat()
+    return str(v)
+
+
+def _number_cells(letter: str, rows: Sequence[str], values: Any, style: int) -> list[str]:
+    nums = pd.to_numeric(pd.Series(values), errors="coerce").to_numpy(dtype=np.float64)
+    texts = [repr(x) for x in nums.tolist()]
+    return [
+        "" if t in ("nan", "inf", "-inf") else f'<c r="{letter}{r}" s="{style}"><v>{t}</v></c>'
+        for r, t in zip(rows, texts, strict=True)
+    ]
+
+
+def _date_cells(letter: str, rows: Sequence[str], values: Any, style: int) -> list[str]:
+    series = pd.Series(values)
+    if series.dtype.kind in "fiu":  # period numbers (Bucket = period)
+        return _number_cells(letter, rows, series, 0)
+    stamps = pd.to_datetime(series, errors="coerce").to_numpy(dtype="datetime64[s]")
+    serial = (stamps - _EXCEL_EPOCH).astype("timedelta64[s]").astype(np.float64) / 86400.0
+    serial[np.isnat(stamps)] = math.nan
+    return _number_cells(letter, rows, serial, style)
+
+
+def _yesno_cells(letter: str, rows: Sequence[str], values: Any, style: int) -> list[str]:
+    as_text = [
+        None
+        if v is None or (isinstance(v, float) and math.isnan(v))
+        else ("yes" if v in (True, 1) or str(v).casefold() in ("yes", "y", "x", "true") else "no")
+        for v in values
+    ]
+    return _text_cells(letter, rows, as_text, style, style)
+
+
+def render_table_sheet(
+    write: TableWrite, styles: Styles, table_rid: str | None, header_row: int = 1
+) -> RenderedSheet:
+    """A whole worksheet holding one table (header at ``header_row``, data below it)."""
+    frame = write.frame
+    columns = list(frame.columns)
+    n = len(frame)
+    top = header_row
+    rows = [str(top + 1 + i) for i in range(n)]
+    quoted = styles.index(QUOTED_TEXT)
+    header_style = styles.index(FORMATS[Kind.TEXT])
+    rendered: list[list[str]] = []
+    widths: list[float] = []
+    col_styles: list[int] = []
+    for i, name in enumerate(columns):
+        spec_col = _spec_column(write, name)
+        fmt = FORMATS[spec_col.kind] if spec_col else _guess_format(frame[name])
+        style = styles.index(fmt)
+        col_styles.append(style)
+        letter = column_letter(i)
+        values = frame[name]
+        kind = spec_col.kind if spec_col else None
+        if kind in (Kind.NUMBER, Kind.INTEGER, Kind.FRACTION) or (
+            kind is None and values.dtype.kind in "fiu"
+        ):
+            cells = _number_cells(letter, rows, values.to_numpy(), style)
+        elif kind in (Kind.DATE, Kind.DATETIME) or (kind is None and values.dtype.kind == "M"):
+            cells = _date_cells(letter, rows, values, style)
+        elif kind is Kind.YESNO:
+            cells = _yesno_cells(letter, rows, values.tolist(), style)
+        else:
+            cells = _text_cells(letter, rows, values.tolist(), style, quoted)
+        rendered.append(cells)
+        widths.append(_width(name, values, spec_col))
+
+    last_col = column_letter(max(len(columns), 1) - 1)
+    last_row = top + max(n, 1)  # an Excel table needs at least one (possibly empty) data row
+    ref = f"A{top}:{last_col}{last_row}"
+    header_cells = "".join(
+        f'<c r="{column_letter(i)}{top}" s="{header_style}" t="inlineStr"><is><t>'
+        f"{escape_text(str(name))}</t></is></c>"
+        for i, name in enumerate(columns)
+    )
+    parts = []
+    if write.note and top > 1:
+        parts.append(
+            f'<row r="1"><c r="A1" t="inlineStr"><is><t>{escape_text(write.note)}'
+            "</t></is></c></row>"
+        )
+    parts.append(f'<row r="{top}">{header_cells}</row>')
+    if n:
+        parts.extend(
+            f'<row r="{r}">{"".join(cells)}</row>'
+            for r, *cells in zip(rows, *rendered, strict=True)
+        )
+    cols = "".join(
+        f'<col min="{i + 1}" max="{i + 1}" width="{w:.1f}" style="{s}" customWidth="1"/>'
+        for i, (w, s) in enumerate(zip(widths, col_styles, strict=True))
+    )
+    validations = _validations(write.validations, columns, top)
+    pane = (
+        f'<pane ySplit="{top}" topLeftCell="A{top + 1}" activePane="bottomLeft" '
+        'state="frozen"/><selection pane="bottomLeft" activeCell="A{0}" sqref="A{0}"/>'.format(
+            top + 1
+        )
+    )
+    table_parts = (
+        f'<tableParts count="1"><tablePart r:id="{table_rid}"/></tableParts>' if table_rid else ""
+    )
+    xml = (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<worksheet xmlns="{NS_MAIN}" xmlns:r="{NS_REL}">'
+        f'<dimension ref="A1:{last_col}{last_row}"/>'
+        f'<sheetViews><sheetView workbookViewId="0">{pane}</sheetView></sheetViews>'
+        '<sheetFormatPr defaultRowHeight="15"/>'
+        + (f"<cols>{cols}</cols>" if cols else "")
+        + "<sheetData>"
+        + "".join(parts)
+        + "</sheetData>"
+        + validations
+        + '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" '
+        'footer="0.3"/>' + table_parts + "</worksheet>"
+    )
+    return RenderedSheet(xml, ref, n)
+
+
+def render_table_part(table_id: int, name: str, ref: str, columns: Sequence[str]) -> str:
+    """The table part (``xl/tables/tableN.xml``) of a table sheetloop writes."""
+    cols = "".join(
+        f'<tableColumn id="{i + 1}" name={quoteattr(table_column_name(c))}/>'
+        for i, c in enumerate(columns)
+    )
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<table xmlns="{NS_MAIN}" id="{table_id}" name={quoteattr(name)} '
+        f'displayName={quoteattr(name)} ref="{ref}" totalsRowShown="0">'
+        f'<autoFilter ref="{ref}"/><tableColumns count="{len(columns)}">{cols}'
+        '</tableColumns><tableStyleInfo name="TableStyleMedium2" showFirstColumn="0" '
+        'showLastColumn="0" showRowStripes="1" showColumnStripes="0"/></table>'
+    )
+
+
+def table_column_name(name: object) -> str:
+    # Excel keeps line breaks in table column names as _x000a_; keep them out altogether.
+    return re.sub(r"[\r\n]+", " ", str(name))
+
+
+def _validations(validations: list[Validation], columns: list[str], top: int) -> str:
+    items = []
+    for v in validations:
+        if v.column not in columns:
+            continue
+        letter = column_letter(columns.index(v.column))
+        formula = ",".join(v.choices)
+        items.append(
+            '<dataValidation type="list" allowBlank="1" showErrorMessage="1" '
+            f'sqref="{letter}{top + 1}:{letter}{EXCEL_MAX_ROWS}"><formula1>'
+            f'"{escape_text(formula)}"</formula1></dataValidation>'
+        )
+    if not items:
+        return ""
+    return f'<dataValidations count="{len(items)}">{"".join(items)}</dataValidations>'
+
+
+def _spec_column(write: TableWrite, name: str) -> Column | None:
+    try:
+        return write.spec.column(name)
+    except KeyError:
+        return None
+
+
+def _guess_format(values: pd.Series) -> CellFormat:
+    if values.dtype.kind in "fiu":
+        return FORMATS[Kind.NUMBER]
+    if values.dtype.kind == "M":
+        return FORMATS[Kind.DATE]
+    return CellFormat("General")
+
+
+def _width(name: str, values: pd.Series, col: Column | None) -> float:
+    if col and col.width:
+        return col.width
+    sample = values.head(200)
+    longest = max((len(_as_text(v)) for v in sample.tolist() if not _blank(v)), default=0)
+    if col and col.kind in (Kind.DATE,) and values.dtype.kind == "M":
+        longest = 10
+    return float(min(max(len(str(name)) + 4, longest + 2, 8), 60))
