@@ -31,46 +31,51 @@ def is_blank(value: object) -> bool:
     return value is None or value == "" or (isinstance(value, float) and math.isnan(value))
 
 
+def _slow_positions(out: list[Any], marker: object) -> list[int]:
+    if marker not in out:  # a C-level scan; the common case has nothing left to do
+        return []
+    return [i for i, v in enumerate(out) if v is marker]
+
+
+_SLOW = object()  # marks cells the fast pass left for the careful one
+
+
 def to_code(values: Sequence[Any]) -> tuple[list[str | None], Bad]:
     """Identifiers are text: ``123`` typed as a number is the code ``"123"``."""
-    out: list[str | None] = []
+    # Fast pass: text cells (nearly all of them) in one comprehension.
+    out: list[Any] = [(v.strip() or None) if v.__class__ is str else _SLOW for v in values]
     bad: Bad = []
-    for i, v in enumerate(values):
-        t = type(v)
-        if t is str:
-            s = v.strip()
-            out.append(s or None)
-        elif t is float or t is int:
+    for i in _slow_positions(out, _SLOW):
+        v = values[i]
+        if v.__class__ is float or v.__class__ is int:
             if v != v:  # NaN
-                out.append(None)
+                out[i] = None
             elif float(v).is_integer():
-                out.append(str(int(v)))
+                out[i] = str(int(v))
             else:
-                out.append(repr(float(v)))
-        elif v is None:
-            out.append(None)
+                out[i] = repr(float(v))
         else:
-            out.append(None)
-            bad.append((i, f"expected a code (text), got {_show(v)}"))
+            out[i] = None
+            if v is not None:
+                bad.append((i, f"expected a code (text), got {_show(v)}"))
     return out, bad
 
 
 def to_text(values: Sequence[Any]) -> tuple[list[str | None], Bad]:
     """Free text; numbers are shown as Excel shows them."""
-    out: list[str | None] = []
-    for v in values:
-        if type(v) is str:
-            out.append(v if v.strip() else None)
-        elif is_blank(v):
-            out.append(None)
+    out: list[Any] = [(v if v.strip() else None) if v.__class__ is str else _SLOW for v in values]
+    for i in _slow_positions(out, _SLOW):
+        v = values[i]
+        if is_blank(v):
+            out[i] = None
         elif isinstance(v, float) and v.is_integer():
-            out.append(str(int(v)))
+            out[i] = str(int(v))
         elif isinstance(v, dt.datetime):
-            out.append(v.isoformat(sep=" "))
+            out[i] = v.isoformat(sep=" ")
         elif isinstance(v, dt.date):
-            out.append(v.isoformat())
+            out[i] = v.isoformat()
         else:
-            out.append(str(v))
+            out[i] = str(v)
     return out, []
 
 
@@ -95,15 +100,17 @@ def _number(v: Any) -> float | None:
 
 def to_number(values: Sequence[Any]) -> tuple[npt.NDArray[np.float64], Bad]:
     """Numbers; blank is NaN. Text that reads as a number (``"12"``, ``"1,200"``) is taken."""
-    out = np.empty(len(values), dtype=np.float64)
+    nan = math.nan
+    out = np.fromiter(
+        (v if v.__class__ is float else nan for v in values), dtype=np.float64, count=len(values)
+    )
     bad: Bad = []
-    for i, v in enumerate(values):
-        if type(v) is float:
-            out[i] = v
+    for i in np.flatnonzero(np.isnan(out)).tolist():
+        v = values[i]
+        if v == "":
             continue
         x = _number(v)
         if x is None:
-            out[i] = math.nan
             bad.append((i, f"expected a number, got {_show(v)}"))
         else:
             out[i] = x
@@ -133,15 +140,20 @@ def to_yesno(values: Sequence[Any]) -> tuple[list[bool | None], Bad]:
 
 def to_date(values: Sequence[Any]) -> tuple[npt.NDArray[np.datetime64], Bad]:
     """Real dates; an Excel date serial number or ISO text (2026-11-30) is taken too."""
-    out = np.full(len(values), np.datetime64("NaT"), dtype="datetime64[s]")
+    date_types = (dt.date, dt.datetime)
+    is_date = [v.__class__ in date_types for v in values]
+    series = pd.Series(values, dtype=object).where(is_date)
+    # A writable copy: pandas hands out read-only views.
+    out = np.array(pd.to_datetime(series, errors="coerce").to_numpy(dtype="datetime64[s]"))
     bad: Bad = []
-    for i, v in enumerate(values):
-        t = type(v)
-        if t is dt.date or t is dt.datetime:
-            out[i] = np.datetime64(v, "s")
-        elif is_blank(v):
+    for i, ok in enumerate(is_date):
+        if ok:
             continue
-        elif t is float or t is int:
+        v = values[i]
+        t = type(v)
+        if is_blank(v):
+            continue
+        if t is float or t is int:
             if 1 <= v < 2958466:  # 1900-01-01 .. 9999-12-31
                 out[i] = np.datetime64(EXCEL_EPOCH + dt.timedelta(days=float(v)), "s")
             else:
@@ -170,16 +182,18 @@ def to_period(values: Sequence[Any]) -> tuple[npt.NDArray[np.float64], Bad]:
 
 def to_choice(values: Sequence[Any], choices: tuple[str, ...]) -> tuple[list[str | None], Bad]:
     """One of a fixed list, matched without regard to case."""
+    exact: dict[Any, str | None] = {c: c for c in choices}
+    exact[""] = None
+    out: list[Any] = [exact.get(v, _SLOW) for v in values]
     lookup = {c.casefold(): c for c in choices}
-    out: list[str | None] = []
     bad: Bad = []
-    for i, v in enumerate(values):
+    for i in _slow_positions(out, _SLOW):
+        v = values[i]
         if is_blank(v):
-            out.append(None)
+            out[i] = None
             continue
-        s = str(v).strip()
-        hit = lookup.get(s.casefold())
-        out.append(hit)
+        hit = lookup.get(str(v).strip().casefold())
+        out[i] = hit
         if hit is None:
             bad.append((i, f"{_show(v)} is not one of {', '.join(choices)}"))
     return out, bad
@@ -235,8 +249,12 @@ def convert(col: Column, values: Sequence[Any], *, periods: bool) -> tuple[Any, 
 
 
 def blank_mask(typed: Any) -> npt.NDArray[np.bool_]:
-    """Which typed values are blank."""
-    return np.asarray(pd.isna(pd.Series(typed, dtype=object if isinstance(typed, list) else None)))
+    """Which typed values are blank (None, NaN or NaT)."""
+    if isinstance(typed, np.ndarray):
+        return np.asarray(pd.isna(typed))
+    arr = np.empty(len(typed), dtype=object)
+    arr[:] = typed
+    return np.asarray(arr == None)  # noqa: E711 - elementwise comparison
 
 
 def _show(value: object) -> str:

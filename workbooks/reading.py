@@ -13,7 +13,7 @@ import numpy as np
 import numpy.typing as npt
 import pandas as pd
 
-from sheetloop.workbooks.coerce import blank_mask, convert, is_blank
+from sheetloop.workbooks.coerce import blank_mask, convert
 from sheetloop.workbooks.interface import RawTable
 from sheetloop.workbooks.problems import Problem, cell_ref
 from sheetloop.workbooks.schema import Column, Kind, Table, header_key
@@ -104,15 +104,16 @@ def parse_table(
                 )
             )
 
-    rows = [r for r in raw.rows if not all(is_blank(v) for v in r)]
-    kept = np.fromiter(
-        (i for i, r in enumerate(raw.rows) if not all(is_blank(v) for v in r)),
-        dtype=np.int64,
-        count=len(rows),
-    )
-    excel_rows = kept + raw.header_row + 1
     width = len(raw.headers)
-    columns_raw = list(zip(*rows, strict=True)) if rows else [() for _ in range(width)]
+    grid = _grid(raw.rows, width)
+    # A row is empty when every cell is "" or None (how readers return empty cells).
+    empty = ((grid == "") | (grid == None)).all(axis=1)  # noqa: E711 - elementwise
+    kept = np.flatnonzero(~empty).astype(np.int64)
+    if len(kept) != len(grid):
+        grid = grid[kept]
+    n_rows = len(kept)
+    excel_rows = kept + raw.header_row + 1
+    columns_raw = [grid[:, j].tolist() for j in range(width)]
 
     data: dict[str, Any] = {}
     column_index: dict[str, int] = {}
@@ -120,7 +121,7 @@ def parse_table(
     for col in spec.columns:
         at = by_key.get(col.key)
         if at is None:
-            data[col.name] = _default_column(col, len(rows), periods)
+            data[col.name] = _default_column(col, n_rows, periods)
             column_index[col.name] = raw.first_col + width  # where it would go
             continue
         known.add(at)
@@ -156,12 +157,24 @@ def parse_table(
         column_index[name] = raw.first_col + pos
         data[name] = list(columns_raw[pos]) if columns_raw else []
 
-    frame = pd.DataFrame(data, index=pd.RangeIndex(len(rows)))
+    frame = pd.DataFrame(data, index=pd.RangeIndex(n_rows))
     loaded = LoadedTable(
         spec, frame, sheet, raw.header_row, excel_rows, column_index, extra_columns=extras
     )
     problems.extend(duplicate_keys(loaded))
     return loaded, problems
+
+
+def _grid(rows: list[list[Any]], width: int) -> npt.NDArray[np.object_]:
+    """The rows as a 2-D object array (numpy transposes and compares in C)."""
+    grid = np.empty((len(rows), width), dtype=object)
+    if not rows or not width:
+        return grid
+    try:
+        grid[:] = rows
+    except ValueError:  # ragged rows (a reader that trims them): pad to the width
+        grid[:] = [[*r[:width], *[""] * (width - len(r))] for r in rows]
+    return grid
 
 
 def duplicate_keys(t: LoadedTable) -> list[Problem]:

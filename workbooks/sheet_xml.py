@@ -86,7 +86,7 @@ def _blank(v: Any) -> bool:
 
 
 def _as_text(v: Any) -> str:
-    if isinstance(v, bool) or isinstance(v, np.bool_):
+    if isinstance(v, bool | np.bool_):
         return "yes" if v else "no"
     if isinstance(v, float) and v.is_integer():
         return str(int(v))

@@ -131,7 +131,7 @@ def check_references(tables: dict[str, LoadedTable]) -> Iterable[Problem]:
             if target is None or not target.found:
                 continue
             values = t.frame[col.name]
-            known = set(target.frame[target_col].dropna())
+            known = target.frame[target_col].dropna()
             missing = values.notna() & ~values.isin(known)
             for pos in np.flatnonzero(missing.to_numpy()):
                 yield t.problem(
@@ -151,7 +151,7 @@ def check_bom(tables: dict[str, LoadedTable]) -> Iterable[Problem]:
     codes, uniques = pd.factorize(pd.concat([frame["Parent"], frame["Component"]]))
     n = len(frame)
     try:
-        low_level_codes(len(uniques), codes[:n], codes[n:], names=list(uniques))
+        low_level_codes(len(uniques), codes[:n], codes[n:], names=uniques.to_numpy(dtype=object))
     except BomCycleError as cycle:
         loop = cycle.cycle
         first = frame.index[(frame["Parent"] == loop[0]) & (frame["Component"] == loop[1])]
