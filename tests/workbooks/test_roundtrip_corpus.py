@@ -34,6 +34,18 @@ import openpyxl
 import pandas as pd
 import pytest
 import python_calamine as pc
+from support.corpus import CORPUS_DIR, corpus_files
+from support.libreoffice import convert, recalculated_values, require_soffice
+from support.ooxml import (
+    CONTENT_TYPES,
+    CT_NS,
+    DOC_REL_NS,
+    MAIN_NS,
+    PKG_REL_NS,
+    invariant_violations,
+    lost_entries,
+    package_changes,
+)
 
 from sheetloop.workbooks.file_book import STATE_SHEET, FileBook
 from sheetloop.workbooks.interface import RawTable, TableWrite
@@ -51,18 +63,6 @@ from sheetloop.workbooks.schema import (
     Table,
 )
 from sheetloop.workbooks.template import init_book
-from support.corpus import CORPUS_DIR, corpus_files
-from support.libreoffice import convert, recalculated_values, require_soffice
-from support.ooxml import (
-    CONTENT_TYPES,
-    CT_NS,
-    DOC_REL_NS,
-    MAIN_NS,
-    PKG_REL_NS,
-    invariant_violations,
-    lost_entries,
-    package_changes,
-)
 
 # --------------------------------------------------------------------------- the rules
 
@@ -112,7 +112,7 @@ TEXTS: tuple[str, ...] = (
     "Ünïcødé — 数量 ✓ 🚚",
     "  padded  ",
     "_x0041_ is not an escape",  # SpreadsheetML's own escape syntax, as literal text
-    "two\nlines\tand a bell \x07",
+    "two\nlines\tand a bell \x07",  # a control character XML 1.0 cannot carry
 )
 NUMBERS: tuple[float | None, ...] = (12.5, -0.25, 1_000_000.0, None, 0.0)
 INTEGERS: tuple[int | None, ...] = (3, 0, -2, None)
@@ -158,11 +158,13 @@ def full_columns(spec: Table) -> list[tuple[str, Kind | None, list[Any]]]:
 
 def full_frame(spec: Table) -> pd.DataFrame:
     """A few rows of awkward values for every column of ``spec``."""
-    frame = pd.DataFrame({name: values for name, _, values in full_columns(spec)})
-    for name, kind, _ in full_columns(spec):
-        if kind is None:  # bucket columns are numeric columns, as the MRP writes them
-            frame[name] = frame[name].astype(float)
-    return frame
+    return pd.DataFrame(
+        {
+            # Bucket columns are float columns, as the MRP writes them.
+            name: pd.Series(values, dtype=float if kind is None else None)
+            for name, kind, values in full_columns(spec)
+        }
+    )
 
 
 def empty_frame(spec: Table) -> pd.DataFrame:
@@ -534,6 +536,20 @@ def test_writing_the_outputs_again_does_not_grow_the_styles(roundtrip: Roundtrip
     first = _read_part(roundtrip.stages[EMPTY], "xl/styles.xml")
     second = _read_part(roundtrip.stages[FULL], "xl/styles.xml")
     assert second == first
+
+
+def test_writing_the_same_outputs_again_changes_only_the_run_log_and_the_state(
+    roundtrip: Roundtrip, tmp_path: Path
+) -> None:
+    before = roundtrip.stages[FULL]
+    book = Path(shutil.copy2(before, tmp_path / before.name))
+    _write_outputs(book, full=True)
+    diff = package_changes(before, book)
+    assert diff.removed == ()
+    assert diff.added == ()
+    allowed = _parts_of_sheets(book, {STATE_SHEET, RUN_LOG.sheet})
+    assert [p for p in diff.changed if p not in allowed and not _is_doc_props(p)] == []
+    assert len(_read_table(book, RUN_LOG).rows) == 2 * ROWS
 
 
 def test_init_on_an_initialised_book_adds_nothing_and_changes_only_its_state(

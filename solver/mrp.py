@@ -1,0 +1,463 @@
+"""MRP: from master data, stock, open orders and demand to planned orders, level by level.
+
+Pandas in, pandas out. Inputs use the contract's column names (``Item``, ``Lead Time``,
+``Qty Per``...). Every (item, site) record is planned once, at its item's low-level code,
+after all its parents; all records of a level are netted together (``netting.net``), and
+their planned releases become the gross requirements of their components at the same
+site through one sparse matrix product per level.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import numpy.typing as npt
+import pandas as pd
+import scipy.sparse as sp
+
+from sheetloop.solver.bom import low_level_codes
+from sheetloop.solver.buckets import Calendar
+from sheetloop.solver.lot_rules import DYNAMIC_RULES, EPS, eoq, poq_periods
+from sheetloop.solver.netting import NettingInput, net
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+DEFAULT_SITE = "MAIN"
+LINES = ("Gross Requirements", "Scheduled Receipts", "Projected On Hand", "Net Requirements",
+         "Planned Receipts", "Planned Releases")
+PARAMS = ("Lead Time", "Safety Stock", "Lot Rule", "Lot Size", "POQ Periods", "Min Order Qty",
+          "Order Multiple", "Supplier")
+
+
+@dataclass
+class MrpResult:
+    """What MRP decided, in bucket indexes (0 = first bucket of the horizon)."""
+
+    calendar: Calendar
+    records: pd.DataFrame  # one row per (Item, Site): Level, then the arrays below by index
+    gross: FloatArray
+    scheduled: FloatArray
+    on_hand: FloatArray
+    net: FloatArray
+    receipts: FloatArray
+    releases: FloatArray
+    planned_orders: pd.DataFrame  # Order, Item, Site, Kind, Release, Due, Qty, Good Qty, Firm
+    exceptions: pd.DataFrame  # Item, Site, Bucket, Code, Message
+    dependent: list[pd.DataFrame] = field(default_factory=list)  # parent order -> component
+
+
+def _empty(columns: list[str]) -> pd.DataFrame:
+    return pd.DataFrame({c: pd.Series([], dtype=object) for c in columns})
+
+
+def plan(
+    *,
+    items: pd.DataFrame,
+    calendar: Calendar,
+    bom: pd.DataFrame | None = None,
+    inventory: pd.DataFrame | None = None,
+    receipts: pd.DataFrame | None = None,
+    demand: pd.DataFrame | None = None,
+    item_sites: pd.DataFrame | None = None,
+    firm: pd.DataFrame | None = None,
+) -> MrpResult:
+    """Plan every item at every site it is needed.
+
+    ``demand`` and ``receipts`` carry dates (or period numbers with ``Bucket = period``) in
+    ``Due``; ``firm`` are planned orders a planner fixed (``Order``, ``Item``, ``Site``,
+    ``Due``, ``Qty``, optional ``Release``)."""
+    periods = calendar.periods
+    bom = bom if bom is not None else _empty(["Parent", "Component", "Qty Per", "Scrap %"])
+    inventory = inventory if inventory is not None else _empty(["Item", "Site", "On Hand"])
+    receipts = receipts if receipts is not None else _empty(["Order", "Item", "Site", "Due",
+                                                               "Qty"])
+    demand = demand if demand is not None else _empty(["Demand", "Item", "Site", "Due", "Qty",
+                                                       "Kind"])
+    firm = firm if firm is not None else _empty(["Order", "Item", "Site", "Due", "Qty"])
+    exceptions: list[dict[str, object]] = []
+
+    item_codes = pd.Index(items["Item"].astype(str))
+    n_items = len(item_codes)
+    parent_idx = item_codes.get_indexer(bom["Parent"])
+    comp_idx = item_codes.get_indexer(bom["Component"])
+    levels = low_level_codes(n_items, parent_idx, comp_idx, names=item_codes.to_numpy()).level
+    has_components = np.zeros(n_items, dtype=bool)
+    has_components[parent_idx] = True
+
+    dem = _bucketed(demand, "Due", calendar)
+    dem["Site"] = dem["Site"].fillna(DEFAULT_SITE) if "Site" in dem else DEFAULT_SITE
+    kind = dem["Kind"].fillna("order") if "Kind" in dem else pd.Series("order", dem.index)
+    dem["Kind"] = kind
+    past_orders = (dem["Bucket"] < 0) & (dem["Kind"] == "order")
+    for row in dem[past_orders].itertuples(index=False):
+        exceptions.append(_exc(row.Item, row.Site, 0, "PAST_DUE_DEMAND",
+                               f"demand {row.Demand} was due before the horizon: planned in the "
+                               "first bucket"))
+    dem.loc[past_orders, "Bucket"] = 0
+    dem = dem[(dem["Bucket"] >= 0) & (dem["Bucket"] < periods)]
+
+    rec = _bucketed(receipts, "Due", calendar)
+    rec["Site"] = rec["Site"].fillna(DEFAULT_SITE) if "Site" in rec else DEFAULT_SITE
+    for row in rec[rec["Bucket"] < 0].itertuples(index=False):
+        exceptions.append(_exc(row.Item, row.Site, 0, "PAST_DUE_RECEIPT",
+                               f"receipt {row.Order} was due before the horizon: counted in the "
+                               "first bucket; expedite or correct its date"))
+    rec.loc[rec["Bucket"] < 0, "Bucket"] = 0
+    rec = rec[rec["Bucket"] < periods]
+
+    frm = _bucketed(firm, "Due", calendar)
+    frm["Site"] = frm["Site"].fillna(DEFAULT_SITE) if "Site" in frm else DEFAULT_SITE
+    frm = frm[(frm["Bucket"] >= 0) & (frm["Bucket"] < periods)]
+
+    inv = inventory.copy()
+    inv["Site"] = inv["Site"].fillna(DEFAULT_SITE) if "Site" in inv else DEFAULT_SITE
+
+    # --- the records to plan: every (item, site) with any activity, and the components of
+    # every record at the same site (the BOM applies at every site).
+    seeds = pd.concat([dem[["Item", "Site"]], rec[["Item", "Site"]], frm[["Item", "Site"]],
+                       inv[["Item", "Site"]]]
+                      + ([item_sites[["Item", "Site"]]] if item_sites is not None else []),
+                      ignore_index=True).drop_duplicates()
+    seed_items = item_codes.get_indexer(seeds["Item"].astype(str))
+    site_codes = pd.Index(sorted(set(seeds["Site"].astype(str))))
+    seed_sites = site_codes.get_indexer(seeds["Site"].astype(str))
+    present = np.zeros((len(site_codes), n_items), dtype=bool)
+    present[seed_sites, seed_items] = True
+    order_by_level = np.argsort(levels, kind="stable")
+    # Propagate presence downwards level by level: a component is present wherever a parent is.
+    for lvl in range(int(levels.max(initial=0)) + 1):
+        at_level = (levels[parent_idx] == lvl)
+        if at_level.any():
+            p, c = parent_idx[at_level], comp_idx[at_level]
+            present[:, c] |= present[:, p]
+    del order_by_level
+    site_of, item_of = np.nonzero(present)
+    n = len(item_of)
+    rec_index = pd.MultiIndex.from_arrays([item_codes[item_of], site_codes[site_of]],
+                                          names=["Item", "Site"])
+    records = pd.DataFrame({"Item": item_codes[item_of], "Site": site_codes[site_of],
+                            "Level": levels[item_of]})
+
+    params = _parameters(items, item_sites, records, has_components[item_of])
+
+    def rows_of(frame: pd.DataFrame) -> IntArray:
+        return rec_index.get_indexer(pd.MultiIndex.from_arrays(
+            [frame["Item"].astype(str), frame["Site"].astype(str)]))
+
+    gross = np.zeros((n, periods))
+    _gross_with_forecast(gross, dem, rows_of)
+    scheduled = np.zeros((n, periods))
+    np.add.at(scheduled, (rows_of(rec), rec["Bucket"].to_numpy(np.int64)),
+              rec["Qty"].to_numpy(np.float64))
+    on_hand = np.zeros(n)
+    if len(inv):
+        allocated = inv["Allocated"].fillna(0) if "Allocated" in inv else 0
+        np.add.at(on_hand, rows_of(inv), (inv["On Hand"].fillna(0) - allocated).to_numpy(float))
+
+    scrap = params["Assembly Scrap %"].to_numpy(np.float64)
+    firm_good = np.zeros((n, periods))
+    firm_release = np.zeros((n, periods))
+    firm_rows = rows_of(frm)
+    release_of = _release_buckets(params["Lead Time"].to_numpy(np.float64), calendar)
+    if len(frm):
+        due = frm["Bucket"].to_numpy(np.int64)
+        np.add.at(firm_good, (firm_rows, due),
+                  frm["Qty"].to_numpy(np.float64) * (1 - scrap[firm_rows] / 100))
+        rel = release_of[firm_rows, due]
+        if "Release" in frm and frm["Release"].notna().any():
+            given = _bucketed(frm, "Release", calendar)["Bucket"].to_numpy(np.float64)
+            rel = np.where(np.isnan(given), rel, given).astype(np.int64)
+        np.add.at(firm_release, (firm_rows, np.clip(rel, 0, periods - 1)),
+                  frm["Qty"].to_numpy(np.float64))
+
+    # BOM as a sparse matrix between records: parent record -> component record.
+    edges = _record_edges(bom, parent_idx, comp_idx, item_of, site_of, n_items,
+                          len(site_codes), n)
+
+    net_req = np.zeros((n, periods))
+    receipts_good = np.zeros((n, periods))
+    qty = np.zeros((n, periods))
+    poh = np.zeros((n, periods))
+    releases = firm_release.copy()
+    planned_release_bucket = np.zeros((n, periods), dtype=np.int64)
+    rec_levels = records["Level"].to_numpy()
+    lot_rule = params["Lot Rule"].to_numpy(object)
+    for lvl in range(int(rec_levels.max(initial=-1)) + 1):
+        rows = np.flatnonzero(rec_levels == lvl)
+        if not rows.size:
+            continue
+        cover, lot = _coverage(rows, lot_rule, params, gross, scheduled, firm_good, on_hand,
+                               periods)
+        result = net(NettingInput(
+            gross=gross[rows], scheduled=scheduled[rows], firm=firm_good[rows],
+            on_hand=on_hand[rows], safety_stock=params["Safety Stock"].to_numpy(float)[rows],
+            lot_size=lot, cover=cover, scrap_pct=scrap[rows],
+            min_qty=params["Min Order Qty"].to_numpy(float)[rows],
+            multiple=params["Order Multiple"].to_numpy(float)[rows]))
+        net_req[rows], receipts_good[rows] = result.net, result.receipts
+        qty[rows], poh[rows] = result.qty, result.on_hand
+        # Releases: lead-time offset, past-due releases pulled into the first bucket.
+        rel = release_of[rows]
+        planned_release_bucket[rows] = rel
+        sub_rows, due_t = np.nonzero(result.qty > EPS)
+        np.add.at(releases, (rows[sub_rows], np.clip(rel[sub_rows, due_t], 0, periods - 1)),
+                  result.qty[sub_rows, due_t])
+        # Explode this level's releases to the components' gross requirements.
+        level_rows = np.zeros(n, dtype=bool)
+        level_rows[rows] = True
+        mask = level_rows[edges.row]
+        if mask.any():
+            m = sp.csr_matrix((edges.data[mask], (edges.col[mask], edges.row[mask])),
+                              shape=(n, n))
+            gross += m @ releases
+
+    orders = _planned_orders(records, params, qty, receipts_good, planned_release_bucket,
+                             calendar, frm, firm_rows, release_of, exceptions)
+    exceptions += _receipt_exceptions(records, rec, rows_of, poh, net_req, params)
+    exceptions += _safety_stock_exceptions(records, poh, params)
+    return MrpResult(calendar, records, gross, scheduled, poh, net_req, receipts_good,
+                     releases, orders, _exceptions_frame(exceptions))
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+
+def _bucketed(frame: pd.DataFrame, column: str, calendar: Calendar) -> pd.DataFrame:
+    out = frame.copy()
+    values = out[column]
+    valid = values.notna().to_numpy()
+    bucket = np.full(len(out), np.iinfo(np.int64).min // 2, dtype=np.int64)
+    if valid.any():
+        bucket[valid] = calendar.index_of(values[valid])
+    out["Bucket"] = bucket
+    out["Item"] = out["Item"].astype(str) if len(out) else out["Item"]
+    return out[valid] if column != "Release" else out
+
+
+def _gross_with_forecast(gross: FloatArray, dem: pd.DataFrame, rows_of: object) -> None:
+    """Forecast is consumed by orders of the same item, site and bucket: the bucket's gross
+    requirement is max(orders, forecast)."""
+    if not len(dem):
+        return
+    grouped = dem.groupby(["Item", "Site", "Bucket", "Kind"], as_index=False)["Qty"].sum()
+    wide = grouped.pivot_table(index=["Item", "Site", "Bucket"], columns="Kind", values="Qty",
+                               aggfunc="sum", fill_value=0.0).reset_index()
+    orders = wide["order"] if "order" in wide else 0.0
+    forecast = wide["forecast"] if "forecast" in wide else 0.0
+    amount = np.maximum(np.asarray(orders, dtype=float) * np.ones(len(wide)),
+                        np.asarray(forecast, dtype=float) * np.ones(len(wide)))
+    rows = rows_of(wide)  # type: ignore[operator]
+    np.add.at(gross, (rows, wide["Bucket"].to_numpy(np.int64)), amount)
+
+
+def _parameters(items: pd.DataFrame, item_sites: pd.DataFrame | None, records: pd.DataFrame,
+                has_components: npt.NDArray[np.bool_]) -> pd.DataFrame:
+    """Planning parameters per record: the item's, overridden by ItemSites where given."""
+    base = items.copy()
+    base["Item"] = base["Item"].astype(str)
+    merged = records[["Item", "Site"]].merge(base, on="Item", how="left")
+    if item_sites is not None and len(item_sites):
+        over = item_sites.copy()
+        over["Item"] = over["Item"].astype(str)
+        over["Site"] = over["Site"].fillna(DEFAULT_SITE)
+        cols = [c for c in PARAMS if c in over]
+        merged = merged.merge(over[["Item", "Site", *cols]], on=["Item", "Site"], how="left",
+                              suffixes=("", " (site)"))
+        for c in cols:
+            merged[c] = merged[f"{c} (site)"].where(merged[f"{c} (site)"].notna(), merged[c])
+            merged = merged.drop(columns=f"{c} (site)")
+    defaults = {"Lead Time": 0.0, "Safety Stock": 0.0, "Lot Rule": "L4L", "Lot Size": np.nan,
+                "POQ Periods": np.nan, "Min Order Qty": 0.0, "Order Multiple": np.nan,
+                "Assembly Scrap %": 0.0, "Setup Cost": np.nan, "Holding Cost": np.nan,
+                "Unit Cost": 0.0, "Type": None}
+    for c, d in defaults.items():
+        if c not in merged:
+            merged[c] = d
+        elif d is not None:
+            merged[c] = merged[c].fillna(d)
+    kind = np.where(has_components, "make", "buy")
+    merged["Type"] = merged["Type"].where(merged["Type"].notna(), pd.Series(kind,
+                                                                            merged.index))
+    return merged
+
+
+def _release_buckets(lead_time: FloatArray, calendar: Calendar) -> IntArray:
+    """Release bucket of an order due in each bucket, per record (n, T)."""
+    periods = calendar.periods
+    out = np.zeros((len(lead_time), periods), dtype=np.int64)
+    t = np.arange(periods)
+    for lt in np.unique(lead_time):
+        rows = lead_time == lt
+        if not calendar.is_dated:
+            rel = t - int(np.ceil(lt - EPS))
+        else:
+            starts = np.array(calendar.bucket_starts(), dtype="datetime64[D]")
+            release_dates = starts - np.timedelta64(int(round(lt)), "D")
+            rel = calendar.index_of(pd.Series(release_dates.astype("datetime64[ns]")))
+        out[rows] = rel
+    return out
+
+
+@dataclass
+class _Edges:
+    row: IntArray  # parent record
+    col: IntArray  # component record
+    data: FloatArray  # quantity per, with component scrap
+
+
+def _record_edges(bom: pd.DataFrame, parent_idx: IntArray, comp_idx: IntArray,
+                  item_of: IntArray, site_of: IntArray, n_items: int, n_sites: int,
+                  n: int) -> _Edges:
+    if not len(bom):
+        z = np.zeros(0, dtype=np.int64)
+        return _Edges(z, z, np.zeros(0))
+    record_of = np.full((n_sites, n_items), -1, dtype=np.int64)
+    record_of[site_of, item_of] = np.arange(n)
+    per = bom["Qty Per"].to_numpy(np.float64) * (
+        1 + (bom["Scrap %"].fillna(0).to_numpy(np.float64) if "Scrap %" in bom else 0) / 100)
+    rows, cols, data = [], [], []
+    for s in range(n_sites):
+        p = record_of[s, parent_idx]
+        c = record_of[s, comp_idx]
+        ok = (p >= 0) & (c >= 0)
+        rows.append(p[ok])
+        cols.append(c[ok])
+        data.append(per[ok])
+    return _Edges(np.concatenate(rows), np.concatenate(cols), np.concatenate(data))
+
+
+def _coverage(rows: IntArray, lot_rule: npt.NDArray[np.object_], params: pd.DataFrame,
+              gross: FloatArray, scheduled: FloatArray, firm: FloatArray, on_hand: FloatArray,
+              periods: int) -> tuple[IntArray, FloatArray]:
+    """Per record and bucket, how many buckets an order covers; and the lot of FOQ/EOQ."""
+    cover = np.ones((len(rows), periods), dtype=np.int64)
+    lot = params["Lot Size"].to_numpy(np.float64)[rows].copy()
+    rules = lot_rule[rows]
+    rules_present = set(rules.tolist())
+    if rules_present <= {"L4L", "FOQ"}:
+        lot[rules == "L4L"] = np.nan
+        return cover, lot
+    setup = params["Setup Cost"].to_numpy(np.float64)[rows]
+    holding = params["Holding Cost"].to_numpy(np.float64)[rows]
+    average = gross[rows].mean(axis=1) if periods else np.zeros(len(rows))
+    for i in np.flatnonzero(rules == "EOQ"):
+        lot[i] = eoq(float(average[i]), float(setup[i]), float(holding[i])) or np.nan
+    given = params["POQ Periods"].to_numpy(np.float64)[rows]
+    for i in np.flatnonzero(rules == "POQ"):
+        span = given[i] if np.isfinite(given[i]) else poq_periods(
+            float(average[i]), float(setup[i]), float(holding[i]))
+        cover[i, :] = int(span)
+    dynamic = np.flatnonzero(np.isin(rules, list(DYNAMIC_RULES)))
+    if dynamic.size:
+        # The dynamic rules decide on the lot-for-lot net requirements.
+        r = rows[dynamic]
+        ss = params["Safety Stock"].to_numpy(np.float64)[r]
+        l4l = net(NettingInput(gross[r], scheduled[r], firm[r], on_hand[r], ss,
+                               np.full(len(r), np.nan), np.ones((len(r), periods), np.int64),
+                               np.zeros(len(r)), np.zeros(len(r)), np.full(len(r), np.nan)))
+        for k, i in enumerate(dynamic):
+            rule = DYNAMIC_RULES[str(rules[i])]
+            cover[i, :] = np.maximum(rule(l4l.net[k], float(setup[i]), float(holding[i])), 1)
+    lot[~np.isin(rules, ["FOQ", "EOQ"])] = np.nan
+    return cover, lot
+
+
+def _exc(item: object, site: object, bucket: int, code: str, message: str) -> dict[str, object]:
+    return {"Item": item, "Site": site, "Bucket": bucket, "Code": code, "Message": message}
+
+
+URGENCY = {"PAST_DUE_RELEASE": 0, "PAST_DUE_DEMAND": 1, "PAST_DUE_RECEIPT": 2,
+           "RESCHEDULE_IN": 3, "BELOW_SAFETY_STOCK": 4, "RESCHEDULE_OUT": 5, "CANCEL": 6}
+
+
+def _exceptions_frame(rows: list[dict[str, object]]) -> pd.DataFrame:
+    frame = pd.DataFrame(rows, columns=["Item", "Site", "Bucket", "Code", "Message"])
+    frame["Urgency"] = frame["Code"].map(URGENCY)
+    return frame.sort_values(["Urgency", "Bucket", "Item", "Site"], kind="stable"
+                             ).drop(columns="Urgency").reset_index(drop=True)
+
+
+def _planned_orders(records: pd.DataFrame, params: pd.DataFrame, qty: FloatArray,
+                    good: FloatArray, release_bucket: IntArray, calendar: Calendar,
+                    frm: pd.DataFrame, firm_rows: IntArray, release_of: IntArray,
+                    exceptions: list[dict[str, object]]) -> pd.DataFrame:
+    r, t = np.nonzero(qty > EPS)
+    rel = release_bucket[r, t]
+    labels = np.array(calendar.labels(), dtype=object)
+    items = records["Item"].to_numpy(object)[r]
+    sites = records["Site"].to_numpy(object)[r]
+    ids = [f"{i}@{s}#{labels[d]}" for i, s, d in zip(items, sites, t, strict=True)]
+    taken = set(frm["Order"].astype(str)) if len(frm) else set()
+    for k, order_id in enumerate(ids):
+        if order_id in taken:
+            n = 2
+            while f"{order_id}-{n}" in taken:
+                n += 1
+            ids[k] = f"{order_id}-{n}"
+        taken.add(ids[k])
+    for k in np.flatnonzero(rel < 0):
+        exceptions.append(_exc(items[k], sites[k], 0, "PAST_DUE_RELEASE",
+                               f"planned order {ids[k]} should have been released "
+                               f"{-rel[k]} bucket(s) before the horizon: expedite it"))
+    orders = pd.DataFrame({
+        "Order": ids, "Item": items, "Site": sites,
+        "Kind": params["Type"].to_numpy(object)[r],
+        "Release": np.maximum(rel, 0), "Due": t, "Qty": qty[r, t], "Good Qty": good[r, t],
+        "Firm": False, "Past Due Release": rel < 0,
+    })
+    if len(frm):
+        firm_rows_frame = pd.DataFrame({
+            "Order": frm["Order"].astype(str).to_numpy(), "Item": frm["Item"].to_numpy(),
+            "Site": frm["Site"].to_numpy(), "Kind": params["Type"].to_numpy(object)[firm_rows],
+            "Release": np.maximum(release_of[firm_rows, frm["Bucket"].to_numpy(np.int64)], 0),
+            "Due": frm["Bucket"].to_numpy(np.int64), "Qty": frm["Qty"].to_numpy(float),
+            "Good Qty": frm["Qty"].to_numpy(float) * (
+                1 - params["Assembly Scrap %"].to_numpy(float)[firm_rows] / 100),
+            "Firm": True, "Past Due Release": False})
+        orders = pd.concat([firm_rows_frame, orders], ignore_index=True)
+    return orders.sort_values(["Item", "Site", "Due", "Order"], kind="stable"
+                              ).reset_index(drop=True)
+
+
+def _receipt_exceptions(records: pd.DataFrame, rec: pd.DataFrame, rows_of: object,
+                        poh: FloatArray, net_req: FloatArray, params: pd.DataFrame
+                        ) -> list[dict[str, object]]:
+    """Receipts are netted where they are; say which should move or go."""
+    out: list[dict[str, object]] = []
+    if not len(rec):
+        return out
+    ss = params["Safety Stock"].to_numpy(float)
+    rows = rows_of(rec)  # type: ignore[operator]
+    periods = poh.shape[1]
+    for k, row in enumerate(rec.itertuples(index=False)):
+        r, b, q = int(rows[k]), int(row.Bucket), float(row.Qty)
+        earlier = np.flatnonzero(net_req[r, :b] > EPS)
+        if earlier.size:
+            out.append(_exc(row.Item, row.Site, b, "RESCHEDULE_IN",
+                            f"receipt {row.Order} arrives after it is needed: move it in to "
+                            f"bucket {int(earlier[0]) + 1}"))
+            continue
+        without = poh[r, b:] - q
+        short = np.flatnonzero(without < ss[r] - EPS)
+        if not short.size:
+            out.append(_exc(row.Item, row.Site, b, "CANCEL",
+                            f"receipt {row.Order} is not needed within the horizon: cancel it"))
+        elif short[0] > 0 and b + short[0] < periods:
+            out.append(_exc(row.Item, row.Site, b, "RESCHEDULE_OUT",
+                            f"receipt {row.Order} arrives {int(short[0])} bucket(s) before it is "
+                            f"needed: move it out to bucket {b + int(short[0]) + 1}"))
+    return out
+
+
+def _safety_stock_exceptions(records: pd.DataFrame, poh: FloatArray, params: pd.DataFrame
+                             ) -> list[dict[str, object]]:
+    ss = params["Safety Stock"].to_numpy(float)
+    below = poh < ss[:, None] - EPS
+    out: list[dict[str, object]] = []
+    for r in np.flatnonzero(below.any(axis=1)):
+        t = int(np.flatnonzero(below[r])[0])
+        out.append(_exc(records["Item"].iat[r], records["Site"].iat[r], t, "BELOW_SAFETY_STOCK",
+                        f"projected on hand {poh[r, t]:g} is below safety stock {ss[r]:g}"))
+    return out
