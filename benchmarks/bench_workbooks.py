@@ -31,30 +31,31 @@ import numpy as np
 import pandas as pd
 
 HORIZON = dt.date(2026, 11, 30)
-INPUT_TABLES = ("Settings", "Items", "BOM", "Inventory", "Receipts", "Demand", "Customers",
-                "Lanes")
+INPUT_TABLES = ("Settings", "Items", "BOM", "Inventory", "Receipts", "Demand", "Customers", "Lanes")
 
 
 def output_frame(rows: int) -> pd.DataFrame:
     rng = np.random.default_rng(1)
     start = pd.Timestamp(HORIZON)
-    return pd.DataFrame({
-        "Order": [f"I{i:06d}@MAIN#{i % 104}" for i in range(rows)],
-        "Item": [f"I{i:06d}" for i in range(rows)],
-        "Site": "MAIN",
-        "Kind": np.where(rng.random(rows) < 0.5, "make", "buy"),
-        "Release": start + pd.to_timedelta(rng.integers(0, 700, rows), "D"),
-        "Due": start + pd.to_timedelta(rng.integers(7, 707, rows), "D"),
-        "Qty": np.round(rng.random(rows) * 100, 2),
-        "Pegged To": [f"SO-{i}, SO-{i + 1} +3 more" for i in range(rows)],
-        "Firm": rng.random(rows) < 0.1,
-        "External Id": None,
-        "Synced At": pd.NaT,
-        "Sync Status": None,
-        "Score": rng.random(rows),
-        "Bucket": rng.integers(0, 104, rows),
-        "Note": "planned",
-    })
+    return pd.DataFrame(
+        {
+            "Order": [f"I{i:06d}@MAIN#{i % 104}" for i in range(rows)],
+            "Item": [f"I{i:06d}" for i in range(rows)],
+            "Site": "MAIN",
+            "Kind": np.where(rng.random(rows) < 0.5, "make", "buy"),
+            "Release": start + pd.to_timedelta(rng.integers(0, 700, rows), "D"),
+            "Due": start + pd.to_timedelta(rng.integers(7, 707, rows), "D"),
+            "Qty": np.round(rng.random(rows) * 100, 2),
+            "Pegged To": [f"SO-{i}, SO-{i + 1} +3 more" for i in range(rows)],
+            "Firm": rng.random(rows) < 0.1,
+            "External Id": None,
+            "Synced At": pd.NaT,
+            "Sync Status": None,
+            "Score": rng.random(rows),
+            "Bucket": rng.integers(0, 104, rows),
+            "Note": "planned",
+        }
+    )
 
 
 # --- steps (each runs in its own process) ---------------------------------------------------
@@ -120,8 +121,9 @@ def step_write_xlsxwriter(_: Path, target: Path, rows: int) -> str:
     wb = xlsxwriter.Workbook(str(new))
     ws = wb.add_worksheet("PlannedOrders")
     ws.write_row(0, 0, list(frame.columns))
-    for r, row in enumerate(frame.astype(object).where(frame.notna(), None)
-                            .itertuples(index=False), start=1):
+    for r, row in enumerate(
+        frame.astype(object).where(frame.notna(), None).itertuples(index=False), start=1
+    ):
         ws.write_row(r, 0, [None if v is None else v for v in row])
     wb.close()
     return f"{rows:,} rows to a new file (write alone {time.perf_counter() - started:.2f} s)"
@@ -142,7 +144,10 @@ def run_step(name: str, book: Path, target: Path, rows: int) -> dict[str, object
     started = time.perf_counter()
     done = subprocess.run(
         [sys.executable, __file__, "--step", name, str(book), str(target), str(rows)],
-        capture_output=True, text=True, check=False)
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     seconds = time.perf_counter() - started
     if done.returncode != 0:
         return {"name": name, "error": done.stderr.strip().splitlines()[-1:]}
@@ -175,8 +180,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--items", type=int, default=100_000)
     parser.add_argument("--rows", type=int, default=100_000)
-    parser.add_argument("--skip-openpyxl", action="store_true",
-                        help="skip the slow openpyxl baselines (about 20 + 60 s at 100,000)")
+    parser.add_argument(
+        "--skip-openpyxl",
+        action="store_true",
+        help="skip the slow openpyxl baselines (about 20 + 60 s at 100,000)",
+    )
     parser.add_argument("--step", nargs=4, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.step:
@@ -192,8 +200,10 @@ def main() -> None:
         book = folder / "company.xlsx"
         started = time.perf_counter()
         init_book(book, synthetic_company(args.items, horizon_start=HORIZON))
-        print(f"built a {args.items:,}-item company book in {time.perf_counter() - started:.1f} s "
-              f"({book.stat().st_size / 1e6:.1f} MB)")
+        print(
+            f"built a {args.items:,}-item company book in {time.perf_counter() - started:.1f} s "
+            f"({book.stat().st_size / 1e6:.1f} MB)"
+        )
         existing = folder / "existing.xlsx"
         init_book(existing, demo_company(HORIZON))
 
@@ -202,8 +212,9 @@ def main() -> None:
             shutil.copy(existing, target)
             return target
 
-        reads = ["read_sheetloop", "read_calamine"] + ([] if args.skip_openpyxl
-                                                       else ["read_openpyxl"])
+        reads = ["read_sheetloop", "read_calamine"] + (
+            [] if args.skip_openpyxl else ["read_openpyxl"]
+        )
         writes = ["write_sheetloop"] + ([] if args.skip_openpyxl else ["write_openpyxl"])
         try:
             import xlsxwriter  # noqa: F401
@@ -228,11 +239,15 @@ def main() -> None:
         return f"{float(ra['seconds']) / float(rb['seconds']):.2f}x"  # type: ignore[arg-type]
 
     print("\nratios (time of the first / time of the second):")
-    print(f"  read+validate / bare calamine read:  {ratio('read_sheetloop', 'read_calamine')}"
-          "  (target ≤ 1.5x)")
+    print(
+        f"  read+validate / bare calamine read:  {ratio('read_sheetloop', 'read_calamine')}"
+        "  (target ≤ 1.5x)"
+    )
     print(f"  read+validate / openpyxl read-only:  {ratio('read_sheetloop', 'read_openpyxl')}")
-    print(f"  write / openpyxl load+add+save:      {ratio('write_sheetloop', 'write_openpyxl')}"
-          "  (target ≤ 1/12, and ≤ 5 s)")
+    print(
+        f"  write / openpyxl load+add+save:      {ratio('write_sheetloop', 'write_openpyxl')}"
+        "  (target ≤ 1/12, and ≤ 5 s)"
+    )
     print(f"  write / xlsxwriter new file:         {ratio('write_sheetloop', 'write_xlsxwriter')}")
 
 

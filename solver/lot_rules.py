@@ -50,16 +50,18 @@ def poq_periods(average_demand: float, setup_cost: float, holding_cost: float) -
     return max(1, math.floor(ratio + 0.5))
 
 
-def order_quantity(good: FloatArray, scrap_pct: FloatArray, min_qty: FloatArray,
-                   multiple: FloatArray) -> FloatArray:
+def order_quantity(
+    good: FloatArray, scrap_pct: FloatArray, min_qty: FloatArray, multiple: FloatArray
+) -> FloatArray:
     """The contract's order-quantity steps after the lot rule: divide by the good share
     (1 − Assembly Scrap %), raise to the minimum order quantity, round up to the order
     multiple (NaN: none)."""
     qty = good / (1.0 - scrap_pct / 100.0)
     qty = np.maximum(qty, np.nan_to_num(min_qty, nan=0.0))
     has_multiple = np.isfinite(multiple) & (multiple > 0)
-    qty = np.where(has_multiple,
-                   np.ceil(qty / np.where(has_multiple, multiple, 1.0) - EPS) * multiple, qty)
+    qty = np.where(
+        has_multiple, np.ceil(qty / np.where(has_multiple, multiple, 1.0) - EPS) * multiple, qty
+    )
     return qty
 
 
@@ -111,8 +113,7 @@ def wagner_whitin(net: FloatArray, setup_cost: float, holding_cost: float) -> In
     return _covers_from_orders(orders, n)
 
 
-def _greedy(net: FloatArray, setup_cost: float, holding_cost: float, per_unit: bool
-            ) -> IntArray:
+def _greedy(net: FloatArray, setup_cost: float, holding_cost: float, per_unit: bool) -> IntArray:
     d = np.asarray(net, dtype=np.float64)
     n = len(d)
     orders: list[tuple[int, int]] = []
@@ -131,8 +132,11 @@ def _greedy(net: FloatArray, setup_cost: float, holding_cost: float, per_unit: b
                 continue
             new_holding = holding + holding_cost * (k - start) * d[k]
             new_qty = qty + d[k]
-            value = ((setup_cost + new_holding) / new_qty if per_unit
-                     else (setup_cost + new_holding) / (k - start + 1))
+            value = (
+                (setup_cost + new_holding) / new_qty
+                if per_unit
+                else (setup_cost + new_holding) / (k - start + 1)
+            )
             if value > best + EPS:
                 break
             best, holding, qty, end = value, new_holding, new_qty, k
@@ -160,8 +164,9 @@ def least_unit_cost(net: FloatArray, setup_cost: float, holding_cost: float) -> 
 DYNAMIC_RULES = {"WW": wagner_whitin, "SM": silver_meal, "LUC": least_unit_cost}
 
 
-def schedule_cost(net: FloatArray, cover: IntArray, setup_cost: float, holding_cost: float
-                  ) -> float:
+def schedule_cost(
+    net: FloatArray, cover: IntArray, setup_cost: float, holding_cost: float
+) -> float:
     """Setup plus holding cost of a coverage schedule for these requirements (holding cost
     charged per unit per period carried, end of period convention)."""
     total = 0.0

@@ -10,6 +10,7 @@ site through one sparse matrix product per level.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -25,10 +26,24 @@ FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
 
 DEFAULT_SITE = "MAIN"
-LINES = ("Gross Requirements", "Scheduled Receipts", "Projected On Hand", "Net Requirements",
-         "Planned Receipts", "Planned Releases")
-PARAMS = ("Lead Time", "Safety Stock", "Lot Rule", "Lot Size", "POQ Periods", "Min Order Qty",
-          "Order Multiple", "Supplier")
+LINES = (
+    "Gross Requirements",
+    "Scheduled Receipts",
+    "Projected On Hand",
+    "Net Requirements",
+    "Planned Receipts",
+    "Planned Releases",
+)
+PARAMS = (
+    "Lead Time",
+    "Safety Stock",
+    "Lot Rule",
+    "Lot Size",
+    "POQ Periods",
+    "Min Order Qty",
+    "Order Multiple",
+    "Supplier",
+)
 
 
 @dataclass
@@ -71,18 +86,18 @@ def plan(
     periods = calendar.periods
     bom = bom if bom is not None else _empty(["Parent", "Component", "Qty Per", "Scrap %"])
     inventory = inventory if inventory is not None else _empty(["Item", "Site", "On Hand"])
-    receipts = receipts if receipts is not None else _empty(["Order", "Item", "Site", "Due",
-                                                               "Qty"])
-    demand = demand if demand is not None else _empty(["Demand", "Item", "Site", "Due", "Qty",
-                                                       "Kind"])
+    receipts = receipts if receipts is not None else _empty(["Order", "Item", "Site", "Due", "Qty"])
+    demand = (
+        demand if demand is not None else _empty(["Demand", "Item", "Site", "Due", "Qty", "Kind"])
+    )
     firm = firm if firm is not None else _empty(["Order", "Item", "Site", "Due", "Qty"])
     exceptions: list[dict[str, object]] = []
 
     item_codes = pd.Index(items["Item"].astype(str))
     n_items = len(item_codes)
-    parent_idx = item_codes.get_indexer(bom["Parent"])
-    comp_idx = item_codes.get_indexer(bom["Component"])
-    levels = low_level_codes(n_items, parent_idx, comp_idx, names=item_codes.to_numpy()).level
+    parent_idx = item_codes.get_indexer(pd.Index(bom["Parent"].astype(str)))
+    comp_idx = item_codes.get_indexer(pd.Index(bom["Component"].astype(str)))
+    levels = low_level_codes(n_items, parent_idx, comp_idx, names=item_codes.tolist()).level
     has_components = np.zeros(n_items, dtype=bool)
     has_components[parent_idx] = True
 
@@ -92,18 +107,31 @@ def plan(
     dem["Kind"] = kind
     past_orders = (dem["Bucket"] < 0) & (dem["Kind"] == "order")
     for row in dem[past_orders].itertuples(index=False):
-        exceptions.append(_exc(row.Item, row.Site, 0, "PAST_DUE_DEMAND",
-                               f"demand {row.Demand} was due before the horizon: planned in the "
-                               "first bucket"))
+        exceptions.append(
+            _exc(
+                row.Item,
+                row.Site,
+                0,
+                "PAST_DUE_DEMAND",
+                f"demand {row.Demand} was due before the horizon: planned in the first bucket",
+            )
+        )
     dem.loc[past_orders, "Bucket"] = 0
     dem = dem[(dem["Bucket"] >= 0) & (dem["Bucket"] < periods)]
 
     rec = _bucketed(receipts, "Due", calendar)
     rec["Site"] = rec["Site"].fillna(DEFAULT_SITE) if "Site" in rec else DEFAULT_SITE
     for row in rec[rec["Bucket"] < 0].itertuples(index=False):
-        exceptions.append(_exc(row.Item, row.Site, 0, "PAST_DUE_RECEIPT",
-                               f"receipt {row.Order} was due before the horizon: counted in the "
-                               "first bucket; expedite or correct its date"))
+        exceptions.append(
+            _exc(
+                row.Item,
+                row.Site,
+                0,
+                "PAST_DUE_RECEIPT",
+                f"receipt {row.Order} was due before the horizon: counted in the "
+                "first bucket; expedite or correct its date",
+            )
+        )
     rec.loc[rec["Bucket"] < 0, "Bucket"] = 0
     rec = rec[rec["Bucket"] < periods]
 
@@ -116,41 +144,46 @@ def plan(
 
     # --- the records to plan: every (item, site) with any activity, and the components of
     # every record at the same site (the BOM applies at every site).
-    seeds = pd.concat([dem[["Item", "Site"]], rec[["Item", "Site"]], frm[["Item", "Site"]],
-                       inv[["Item", "Site"]]]
-                      + ([item_sites[["Item", "Site"]]] if item_sites is not None else []),
-                      ignore_index=True).drop_duplicates()
-    seed_items = item_codes.get_indexer(seeds["Item"].astype(str))
+    seeds = pd.concat(
+        [dem[["Item", "Site"]], rec[["Item", "Site"]], frm[["Item", "Site"]], inv[["Item", "Site"]]]
+        + ([item_sites[["Item", "Site"]]] if item_sites is not None else []),
+        ignore_index=True,
+    ).drop_duplicates()
+    seed_items = item_codes.get_indexer(pd.Index(seeds["Item"].astype(str)))
     site_codes = pd.Index(sorted(set(seeds["Site"].astype(str))))
-    seed_sites = site_codes.get_indexer(seeds["Site"].astype(str))
+    seed_sites = site_codes.get_indexer(pd.Index(seeds["Site"].astype(str)))
     present = np.zeros((len(site_codes), n_items), dtype=bool)
     present[seed_sites, seed_items] = True
     order_by_level = np.argsort(levels, kind="stable")
     # Propagate presence downwards level by level: a component is present wherever a parent is.
     for lvl in range(int(levels.max(initial=0)) + 1):
-        at_level = (levels[parent_idx] == lvl)
+        at_level = levels[parent_idx] == lvl
         if at_level.any():
             p, c = parent_idx[at_level], comp_idx[at_level]
             present[:, c] |= present[:, p]
     del order_by_level
     site_of, item_of = np.nonzero(present)
     n = len(item_of)
-    rec_index = pd.MultiIndex.from_arrays([item_codes[item_of], site_codes[site_of]],
-                                          names=["Item", "Site"])
-    records = pd.DataFrame({"Item": item_codes[item_of], "Site": site_codes[site_of],
-                            "Level": levels[item_of]})
+    rec_index = pd.MultiIndex.from_arrays(
+        [item_codes[item_of], site_codes[site_of]], names=["Item", "Site"]
+    )
+    records = pd.DataFrame(
+        {"Item": item_codes[item_of], "Site": site_codes[site_of], "Level": levels[item_of]}
+    )
 
     params = _parameters(items, item_sites, records, has_components[item_of])
 
     def rows_of(frame: pd.DataFrame) -> IntArray:
-        return rec_index.get_indexer(pd.MultiIndex.from_arrays(
-            [frame["Item"].astype(str), frame["Site"].astype(str)]))
+        return rec_index.get_indexer(
+            pd.MultiIndex.from_arrays([frame["Item"].astype(str), frame["Site"].astype(str)])
+        )
 
     gross = np.zeros((n, periods))
     _gross_with_forecast(gross, dem, rows_of)
     scheduled = np.zeros((n, periods))
-    np.add.at(scheduled, (rows_of(rec), rec["Bucket"].to_numpy(np.int64)),
-              rec["Qty"].to_numpy(np.float64))
+    np.add.at(
+        scheduled, (rows_of(rec), rec["Bucket"].to_numpy(np.int64)), rec["Qty"].to_numpy(np.float64)
+    )
     on_hand = np.zeros(n)
     if len(inv):
         allocated = inv["Allocated"].fillna(0) if "Allocated" in inv else 0
@@ -163,18 +196,21 @@ def plan(
     release_of = _release_buckets(params["Lead Time"].to_numpy(np.float64), calendar)
     if len(frm):
         due = frm["Bucket"].to_numpy(np.int64)
-        np.add.at(firm_good, (firm_rows, due),
-                  frm["Qty"].to_numpy(np.float64) * (1 - scrap[firm_rows] / 100))
+        np.add.at(
+            firm_good,
+            (firm_rows, due),
+            frm["Qty"].to_numpy(np.float64) * (1 - scrap[firm_rows] / 100),
+        )
         rel = release_of[firm_rows, due]
         if "Release" in frm and frm["Release"].notna().any():
             given = _bucketed(frm, "Release", calendar)["Bucket"].to_numpy(np.float64)
             rel = np.where(np.isnan(given), rel, given).astype(np.int64)
-        np.add.at(firm_release, (firm_rows, np.clip(rel, 0, periods - 1)),
-                  frm["Qty"].to_numpy(np.float64))
+        np.add.at(
+            firm_release, (firm_rows, np.clip(rel, 0, periods - 1)), frm["Qty"].to_numpy(np.float64)
+        )
 
     # BOM as a sparse matrix between records: parent record -> component record.
-    edges = _record_edges(bom, parent_idx, comp_idx, item_of, site_of, n_items,
-                          len(site_codes), n)
+    edges = _record_edges(bom, parent_idx, comp_idx, item_of, site_of, n_items, len(site_codes), n)
 
     net_req = np.zeros((n, periods))
     receipts_good = np.zeros((n, periods))
@@ -188,37 +224,68 @@ def plan(
         rows = np.flatnonzero(rec_levels == lvl)
         if not rows.size:
             continue
-        cover, lot = _coverage(rows, lot_rule, params, gross, scheduled, firm_good, on_hand,
-                               periods)
-        result = net(NettingInput(
-            gross=gross[rows], scheduled=scheduled[rows], firm=firm_good[rows],
-            on_hand=on_hand[rows], safety_stock=params["Safety Stock"].to_numpy(float)[rows],
-            lot_size=lot, cover=cover, scrap_pct=scrap[rows],
-            min_qty=params["Min Order Qty"].to_numpy(float)[rows],
-            multiple=params["Order Multiple"].to_numpy(float)[rows]))
+        cover, lot = _coverage(
+            rows, lot_rule, params, gross, scheduled, firm_good, on_hand, periods
+        )
+        result = net(
+            NettingInput(
+                gross=gross[rows],
+                scheduled=scheduled[rows],
+                firm=firm_good[rows],
+                on_hand=on_hand[rows],
+                safety_stock=params["Safety Stock"].to_numpy(float)[rows],
+                lot_size=lot,
+                cover=cover,
+                scrap_pct=scrap[rows],
+                min_qty=params["Min Order Qty"].to_numpy(float)[rows],
+                multiple=params["Order Multiple"].to_numpy(float)[rows],
+            )
+        )
         net_req[rows], receipts_good[rows] = result.net, result.receipts
         qty[rows], poh[rows] = result.qty, result.on_hand
         # Releases: lead-time offset, past-due releases pulled into the first bucket.
         rel = release_of[rows]
         planned_release_bucket[rows] = rel
         sub_rows, due_t = np.nonzero(result.qty > EPS)
-        np.add.at(releases, (rows[sub_rows], np.clip(rel[sub_rows, due_t], 0, periods - 1)),
-                  result.qty[sub_rows, due_t])
+        np.add.at(
+            releases,
+            (rows[sub_rows], np.clip(rel[sub_rows, due_t], 0, periods - 1)),
+            result.qty[sub_rows, due_t],
+        )
         # Explode this level's releases to the components' gross requirements.
         level_rows = np.zeros(n, dtype=bool)
         level_rows[rows] = True
         mask = level_rows[edges.row]
         if mask.any():
-            m = sp.csr_matrix((edges.data[mask], (edges.col[mask], edges.row[mask])),
-                              shape=(n, n))
+            m = sp.csr_matrix((edges.data[mask], (edges.col[mask], edges.row[mask])), shape=(n, n))
             gross += m @ releases
 
-    orders = _planned_orders(records, params, qty, receipts_good, planned_release_bucket,
-                             calendar, frm, firm_rows, release_of, exceptions)
+    orders = _planned_orders(
+        records,
+        params,
+        qty,
+        receipts_good,
+        planned_release_bucket,
+        calendar,
+        frm,
+        firm_rows,
+        release_of,
+        exceptions,
+    )
     exceptions += _receipt_exceptions(records, rec, rows_of, poh, net_req, params)
     exceptions += _safety_stock_exceptions(records, poh, params)
-    return MrpResult(calendar, records, gross, scheduled, poh, net_req, receipts_good,
-                     releases, orders, _exceptions_frame(exceptions))
+    return MrpResult(
+        calendar,
+        records,
+        gross,
+        scheduled,
+        poh,
+        net_req,
+        receipts_good,
+        releases,
+        orders,
+        _exceptions_frame(exceptions),
+    )
 
 
 # --- helpers ---------------------------------------------------------------------------------
@@ -242,18 +309,29 @@ def _gross_with_forecast(gross: FloatArray, dem: pd.DataFrame, rows_of: object) 
     if not len(dem):
         return
     grouped = dem.groupby(["Item", "Site", "Bucket", "Kind"], as_index=False)["Qty"].sum()
-    wide = grouped.pivot_table(index=["Item", "Site", "Bucket"], columns="Kind", values="Qty",
-                               aggfunc="sum", fill_value=0.0).reset_index()
-    orders = wide["order"] if "order" in wide else 0.0
-    forecast = wide["forecast"] if "forecast" in wide else 0.0
-    amount = np.maximum(np.asarray(orders, dtype=float) * np.ones(len(wide)),
-                        np.asarray(forecast, dtype=float) * np.ones(len(wide)))
+    wide = grouped.pivot_table(
+        index=["Item", "Site", "Bucket"],
+        columns="Kind",
+        values="Qty",
+        aggfunc="sum",
+        fill_value=0.0,
+    ).reset_index()
+    orders = wide.get("order", 0.0)
+    forecast = wide.get("forecast", 0.0)
+    amount = np.maximum(
+        np.asarray(orders, dtype=float) * np.ones(len(wide)),
+        np.asarray(forecast, dtype=float) * np.ones(len(wide)),
+    )
     rows = rows_of(wide)  # type: ignore[operator]
     np.add.at(gross, (rows, wide["Bucket"].to_numpy(np.int64)), amount)
 
 
-def _parameters(items: pd.DataFrame, item_sites: pd.DataFrame | None, records: pd.DataFrame,
-                has_components: npt.NDArray[np.bool_]) -> pd.DataFrame:
+def _parameters(
+    items: pd.DataFrame,
+    item_sites: pd.DataFrame | None,
+    records: pd.DataFrame,
+    has_components: npt.NDArray[np.bool_],
+) -> pd.DataFrame:
     """Planning parameters per record: the item's, overridden by ItemSites where given."""
     base = items.copy()
     base["Item"] = base["Item"].astype(str)
@@ -263,23 +341,33 @@ def _parameters(items: pd.DataFrame, item_sites: pd.DataFrame | None, records: p
         over["Item"] = over["Item"].astype(str)
         over["Site"] = over["Site"].fillna(DEFAULT_SITE)
         cols = [c for c in PARAMS if c in over]
-        merged = merged.merge(over[["Item", "Site", *cols]], on=["Item", "Site"], how="left",
-                              suffixes=("", " (site)"))
+        merged = merged.merge(
+            over[["Item", "Site", *cols]], on=["Item", "Site"], how="left", suffixes=("", " (site)")
+        )
         for c in cols:
             merged[c] = merged[f"{c} (site)"].where(merged[f"{c} (site)"].notna(), merged[c])
             merged = merged.drop(columns=f"{c} (site)")
-    defaults = {"Lead Time": 0.0, "Safety Stock": 0.0, "Lot Rule": "L4L", "Lot Size": np.nan,
-                "POQ Periods": np.nan, "Min Order Qty": 0.0, "Order Multiple": np.nan,
-                "Assembly Scrap %": 0.0, "Setup Cost": np.nan, "Holding Cost": np.nan,
-                "Unit Cost": 0.0, "Type": None}
+    defaults: dict[str, Any] = {
+        "Lead Time": 0.0,
+        "Safety Stock": 0.0,
+        "Lot Rule": "L4L",
+        "Lot Size": np.nan,
+        "POQ Periods": np.nan,
+        "Min Order Qty": 0.0,
+        "Order Multiple": np.nan,
+        "Assembly Scrap %": 0.0,
+        "Setup Cost": np.nan,
+        "Holding Cost": np.nan,
+        "Unit Cost": 0.0,
+        "Type": None,
+    }
     for c, d in defaults.items():
         if c not in merged:
             merged[c] = d
         elif d is not None:
             merged[c] = merged[c].fillna(d)
     kind = np.where(has_components, "make", "buy")
-    merged["Type"] = merged["Type"].where(merged["Type"].notna(), pd.Series(kind,
-                                                                            merged.index))
+    merged["Type"] = merged["Type"].where(merged["Type"].notna(), pd.Series(kind, merged.index))
     return merged
 
 
@@ -294,7 +382,7 @@ def _release_buckets(lead_time: FloatArray, calendar: Calendar) -> IntArray:
             rel = t - int(np.ceil(lt - EPS))
         else:
             starts = np.array(calendar.bucket_starts(), dtype="datetime64[D]")
-            release_dates = starts - np.timedelta64(int(round(lt)), "D")
+            release_dates = starts - np.timedelta64(round(lt), "D")
             rel = calendar.index_of(pd.Series(release_dates.astype("datetime64[ns]")))
         out[rows] = rel
     return out
@@ -307,16 +395,24 @@ class _Edges:
     data: FloatArray  # quantity per, with component scrap
 
 
-def _record_edges(bom: pd.DataFrame, parent_idx: IntArray, comp_idx: IntArray,
-                  item_of: IntArray, site_of: IntArray, n_items: int, n_sites: int,
-                  n: int) -> _Edges:
+def _record_edges(
+    bom: pd.DataFrame,
+    parent_idx: IntArray,
+    comp_idx: IntArray,
+    item_of: IntArray,
+    site_of: IntArray,
+    n_items: int,
+    n_sites: int,
+    n: int,
+) -> _Edges:
     if not len(bom):
         z = np.zeros(0, dtype=np.int64)
         return _Edges(z, z, np.zeros(0))
     record_of = np.full((n_sites, n_items), -1, dtype=np.int64)
     record_of[site_of, item_of] = np.arange(n)
     per = bom["Qty Per"].to_numpy(np.float64) * (
-        1 + (bom["Scrap %"].fillna(0).to_numpy(np.float64) if "Scrap %" in bom else 0) / 100)
+        1 + (bom["Scrap %"].fillna(0).to_numpy(np.float64) if "Scrap %" in bom else 0) / 100
+    )
     rows, cols, data = [], [], []
     for s in range(n_sites):
         p = record_of[s, parent_idx]
@@ -328,9 +424,16 @@ def _record_edges(bom: pd.DataFrame, parent_idx: IntArray, comp_idx: IntArray,
     return _Edges(np.concatenate(rows), np.concatenate(cols), np.concatenate(data))
 
 
-def _coverage(rows: IntArray, lot_rule: npt.NDArray[np.object_], params: pd.DataFrame,
-              gross: FloatArray, scheduled: FloatArray, firm: FloatArray, on_hand: FloatArray,
-              periods: int) -> tuple[IntArray, FloatArray]:
+def _coverage(
+    rows: IntArray,
+    lot_rule: npt.NDArray[np.object_],
+    params: pd.DataFrame,
+    gross: FloatArray,
+    scheduled: FloatArray,
+    firm: FloatArray,
+    on_hand: FloatArray,
+    periods: int,
+) -> tuple[IntArray, FloatArray]:
     """Per record and bucket, how many buckets an order covers; and the lot of FOQ/EOQ."""
     cover = np.ones((len(rows), periods), dtype=np.int64)
     lot = params["Lot Size"].to_numpy(np.float64)[rows].copy()
@@ -346,17 +449,31 @@ def _coverage(rows: IntArray, lot_rule: npt.NDArray[np.object_], params: pd.Data
         lot[i] = eoq(float(average[i]), float(setup[i]), float(holding[i])) or np.nan
     given = params["POQ Periods"].to_numpy(np.float64)[rows]
     for i in np.flatnonzero(rules == "POQ"):
-        span = given[i] if np.isfinite(given[i]) else poq_periods(
-            float(average[i]), float(setup[i]), float(holding[i]))
+        span = (
+            given[i]
+            if np.isfinite(given[i])
+            else poq_periods(float(average[i]), float(setup[i]), float(holding[i]))
+        )
         cover[i, :] = int(span)
     dynamic = np.flatnonzero(np.isin(rules, list(DYNAMIC_RULES)))
     if dynamic.size:
         # The dynamic rules decide on the lot-for-lot net requirements.
         r = rows[dynamic]
         ss = params["Safety Stock"].to_numpy(np.float64)[r]
-        l4l = net(NettingInput(gross[r], scheduled[r], firm[r], on_hand[r], ss,
-                               np.full(len(r), np.nan), np.ones((len(r), periods), np.int64),
-                               np.zeros(len(r)), np.zeros(len(r)), np.full(len(r), np.nan)))
+        l4l = net(
+            NettingInput(
+                gross[r],
+                scheduled[r],
+                firm[r],
+                on_hand[r],
+                ss,
+                np.full(len(r), np.nan),
+                np.ones((len(r), periods), np.int64),
+                np.zeros(len(r)),
+                np.zeros(len(r)),
+                np.full(len(r), np.nan),
+            )
+        )
         for k, i in enumerate(dynamic):
             rule = DYNAMIC_RULES[str(rules[i])]
             cover[i, :] = np.maximum(rule(l4l.net[k], float(setup[i]), float(holding[i])), 1)
@@ -368,21 +485,39 @@ def _exc(item: object, site: object, bucket: int, code: str, message: str) -> di
     return {"Item": item, "Site": site, "Bucket": bucket, "Code": code, "Message": message}
 
 
-URGENCY = {"PAST_DUE_RELEASE": 0, "PAST_DUE_DEMAND": 1, "PAST_DUE_RECEIPT": 2,
-           "RESCHEDULE_IN": 3, "BELOW_SAFETY_STOCK": 4, "RESCHEDULE_OUT": 5, "CANCEL": 6}
+URGENCY = {
+    "PAST_DUE_RELEASE": 0,
+    "PAST_DUE_DEMAND": 1,
+    "PAST_DUE_RECEIPT": 2,
+    "RESCHEDULE_IN": 3,
+    "BELOW_SAFETY_STOCK": 4,
+    "RESCHEDULE_OUT": 5,
+    "CANCEL": 6,
+}
 
 
 def _exceptions_frame(rows: list[dict[str, object]]) -> pd.DataFrame:
     frame = pd.DataFrame(rows, columns=["Item", "Site", "Bucket", "Code", "Message"])
     frame["Urgency"] = frame["Code"].map(URGENCY)
-    return frame.sort_values(["Urgency", "Bucket", "Item", "Site"], kind="stable"
-                             ).drop(columns="Urgency").reset_index(drop=True)
+    return (
+        frame.sort_values(["Urgency", "Bucket", "Item", "Site"], kind="stable")
+        .drop(columns="Urgency")
+        .reset_index(drop=True)
+    )
 
 
-def _planned_orders(records: pd.DataFrame, params: pd.DataFrame, qty: FloatArray,
-                    good: FloatArray, release_bucket: IntArray, calendar: Calendar,
-                    frm: pd.DataFrame, firm_rows: IntArray, release_of: IntArray,
-                    exceptions: list[dict[str, object]]) -> pd.DataFrame:
+def _planned_orders(
+    records: pd.DataFrame,
+    params: pd.DataFrame,
+    qty: FloatArray,
+    good: FloatArray,
+    release_bucket: IntArray,
+    calendar: Calendar,
+    frm: pd.DataFrame,
+    firm_rows: IntArray,
+    release_of: IntArray,
+    exceptions: list[dict[str, object]],
+) -> pd.DataFrame:
     r, t = np.nonzero(qty > EPS)
     rel = release_bucket[r, t]
     labels = np.array(calendar.labels(), dtype=object)
@@ -397,33 +532,61 @@ def _planned_orders(records: pd.DataFrame, params: pd.DataFrame, qty: FloatArray
                 n += 1
             ids[k] = f"{order_id}-{n}"
         taken.add(ids[k])
-    for k in np.flatnonzero(rel < 0):
-        exceptions.append(_exc(items[k], sites[k], 0, "PAST_DUE_RELEASE",
-                               f"planned order {ids[k]} should have been released "
-                               f"{-rel[k]} bucket(s) before the horizon: expedite it"))
-    orders = pd.DataFrame({
-        "Order": ids, "Item": items, "Site": sites,
-        "Kind": params["Type"].to_numpy(object)[r],
-        "Release": np.maximum(rel, 0), "Due": t, "Qty": qty[r, t], "Good Qty": good[r, t],
-        "Firm": False, "Past Due Release": rel < 0,
-    })
+    for k in np.flatnonzero(rel < 0).tolist():
+        exceptions.append(
+            _exc(
+                items[k],
+                sites[k],
+                0,
+                "PAST_DUE_RELEASE",
+                f"planned order {ids[k]} should have been released "
+                f"{-rel[k]} bucket(s) before the horizon: expedite it",
+            )
+        )
+    orders = pd.DataFrame(
+        {
+            "Order": ids,
+            "Item": items,
+            "Site": sites,
+            "Kind": params["Type"].to_numpy(object)[r],
+            "Release": np.maximum(rel, 0),
+            "Due": t,
+            "Qty": qty[r, t],
+            "Good Qty": good[r, t],
+            "Firm": False,
+            "Past Due Release": rel < 0,
+        }
+    )
     if len(frm):
-        firm_rows_frame = pd.DataFrame({
-            "Order": frm["Order"].astype(str).to_numpy(), "Item": frm["Item"].to_numpy(),
-            "Site": frm["Site"].to_numpy(), "Kind": params["Type"].to_numpy(object)[firm_rows],
-            "Release": np.maximum(release_of[firm_rows, frm["Bucket"].to_numpy(np.int64)], 0),
-            "Due": frm["Bucket"].to_numpy(np.int64), "Qty": frm["Qty"].to_numpy(float),
-            "Good Qty": frm["Qty"].to_numpy(float) * (
-                1 - params["Assembly Scrap %"].to_numpy(float)[firm_rows] / 100),
-            "Firm": True, "Past Due Release": False})
+        firm_rows_frame = pd.DataFrame(
+            {
+                "Order": frm["Order"].astype(str).to_numpy(),
+                "Item": frm["Item"].to_numpy(),
+                "Site": frm["Site"].to_numpy(),
+                "Kind": params["Type"].to_numpy(object)[firm_rows],
+                "Release": np.maximum(release_of[firm_rows, frm["Bucket"].to_numpy(np.int64)], 0),
+                "Due": frm["Bucket"].to_numpy(np.int64),
+                "Qty": frm["Qty"].to_numpy(float),
+                "Good Qty": frm["Qty"].to_numpy(float)
+                * (1 - params["Assembly Scrap %"].to_numpy(float)[firm_rows] / 100),
+                "Firm": True,
+                "Past Due Release": False,
+            }
+        )
         orders = pd.concat([firm_rows_frame, orders], ignore_index=True)
-    return orders.sort_values(["Item", "Site", "Due", "Order"], kind="stable"
-                              ).reset_index(drop=True)
+    return orders.sort_values(["Item", "Site", "Due", "Order"], kind="stable").reset_index(
+        drop=True
+    )
 
 
-def _receipt_exceptions(records: pd.DataFrame, rec: pd.DataFrame, rows_of: object,
-                        poh: FloatArray, net_req: FloatArray, params: pd.DataFrame
-                        ) -> list[dict[str, object]]:
+def _receipt_exceptions(
+    records: pd.DataFrame,
+    rec: pd.DataFrame,
+    rows_of: object,
+    poh: FloatArray,
+    net_req: FloatArray,
+    params: pd.DataFrame,
+) -> list[dict[str, object]]:
     """Receipts are netted where they are; say which should move or go."""
     out: list[dict[str, object]] = []
     if not len(rec):
@@ -431,33 +594,64 @@ def _receipt_exceptions(records: pd.DataFrame, rec: pd.DataFrame, rows_of: objec
     ss = params["Safety Stock"].to_numpy(float)
     rows = rows_of(rec)  # type: ignore[operator]
     periods = poh.shape[1]
+    buckets = rec["Bucket"].to_numpy(np.int64)
+    quantities = rec["Qty"].to_numpy(np.float64)
     for k, row in enumerate(rec.itertuples(index=False)):
-        r, b, q = int(rows[k]), int(row.Bucket), float(row.Qty)
+        r, b, q = int(rows[k]), int(buckets[k]), float(quantities[k])
         earlier = np.flatnonzero(net_req[r, :b] > EPS)
         if earlier.size:
-            out.append(_exc(row.Item, row.Site, b, "RESCHEDULE_IN",
-                            f"receipt {row.Order} arrives after it is needed: move it in to "
-                            f"bucket {int(earlier[0]) + 1}"))
+            out.append(
+                _exc(
+                    row.Item,
+                    row.Site,
+                    b,
+                    "RESCHEDULE_IN",
+                    f"receipt {row.Order} arrives after it is needed: move it in to "
+                    f"bucket {int(earlier[0]) + 1}",
+                )
+            )
             continue
         without = poh[r, b:] - q
         short = np.flatnonzero(without < ss[r] - EPS)
         if not short.size:
-            out.append(_exc(row.Item, row.Site, b, "CANCEL",
-                            f"receipt {row.Order} is not needed within the horizon: cancel it"))
+            out.append(
+                _exc(
+                    row.Item,
+                    row.Site,
+                    b,
+                    "CANCEL",
+                    f"receipt {row.Order} is not needed within the horizon: cancel it",
+                )
+            )
         elif short[0] > 0 and b + short[0] < periods:
-            out.append(_exc(row.Item, row.Site, b, "RESCHEDULE_OUT",
-                            f"receipt {row.Order} arrives {int(short[0])} bucket(s) before it is "
-                            f"needed: move it out to bucket {b + int(short[0]) + 1}"))
+            out.append(
+                _exc(
+                    row.Item,
+                    row.Site,
+                    b,
+                    "RESCHEDULE_OUT",
+                    f"receipt {row.Order} arrives {int(short[0])} bucket(s) before it is "
+                    f"needed: move it out to bucket {b + int(short[0]) + 1}",
+                )
+            )
     return out
 
 
-def _safety_stock_exceptions(records: pd.DataFrame, poh: FloatArray, params: pd.DataFrame
-                             ) -> list[dict[str, object]]:
+def _safety_stock_exceptions(
+    records: pd.DataFrame, poh: FloatArray, params: pd.DataFrame
+) -> list[dict[str, object]]:
     ss = params["Safety Stock"].to_numpy(float)
     below = poh < ss[:, None] - EPS
     out: list[dict[str, object]] = []
-    for r in np.flatnonzero(below.any(axis=1)):
+    for r in np.flatnonzero(below.any(axis=1)).tolist():
         t = int(np.flatnonzero(below[r])[0])
-        out.append(_exc(records["Item"].iat[r], records["Site"].iat[r], t, "BELOW_SAFETY_STOCK",
-                        f"projected on hand {poh[r, t]:g} is below safety stock {ss[r]:g}"))
+        out.append(
+            _exc(
+                records["Item"].iat[r],
+                records["Site"].iat[r],
+                t,
+                "BELOW_SAFETY_STOCK",
+                f"projected on hand {poh[r, t]:g} is below safety stock {ss[r]:g}",
+            )
+        )
     return out

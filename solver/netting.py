@@ -77,8 +77,9 @@ def net(inp: NettingInput) -> NettingResult:
             lots = has_lots[idx]
             if lots.any():
                 amount[lots] = lots_covering(amount[lots], inp.lot_size[idx][lots])
-            ordered = order_quantity(amount, inp.scrap_pct[idx], inp.min_qty[idx],
-                                     inp.multiple[idx])
+            ordered = order_quantity(
+                amount, inp.scrap_pct[idx], inp.min_qty[idx], inp.multiple[idx]
+            )
             received = ordered * (1.0 - inp.scrap_pct[idx] / 100.0)
             net_req[idx, t] = need
             qty[idx, t] = ordered

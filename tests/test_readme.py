@@ -15,7 +15,8 @@ README = (ROOT / "README.md").read_text(encoding="utf-8")
 def test_the_table_reference_is_generated_from_the_current_schema():
     generated = README.split(START, 1)[1].split(END, 1)[0].strip()
     assert generated == tables_markdown().strip(), (
-        "README is stale: run python -m sheetloop.workbooks.docs README.md")
+        "README is stale: run python -m sheetloop.workbooks.docs README.md"
+    )
     for name in TABLES:
         if name != "SheetloopHelp":
             assert f"#### {name} " in generated
@@ -23,8 +24,9 @@ def test_the_table_reference_is_generated_from_the_current_schema():
 
 def test_the_readme_has_exactly_two_setup_commands_and_ci_runs_the_test_one():
     setup = README.split("## Set-up", 1)[1].split("##", 1)[0]
-    commands = re.findall(r"^\./scripts/\S+", setup.split("```bash", 1)[1].split("```")[0],
-                          re.MULTILINE)
+    commands = re.findall(
+        r"^\./scripts/\S+", setup.split("```bash", 1)[1].split("```")[0], re.MULTILINE
+    )
     assert commands == ["./scripts/demo.sh", "./scripts/test.sh"]
     ci = (ROOT / ".ci" / "run").read_text()
     assert "./scripts/test.sh" in ci

@@ -141,12 +141,12 @@ def to_yesno(values: Sequence[Any]) -> tuple[list[bool | None], Bad]:
 def to_date(values: Sequence[Any]) -> tuple[npt.NDArray[np.datetime64], Bad]:
     """Real dates; an Excel date serial number or ISO text (2026-11-30) is taken too."""
     date_types = (dt.date, dt.datetime)
-    is_date = [v.__class__ in date_types for v in values]
+    is_date = np.array([v.__class__ in date_types for v in values], dtype=bool)
     series = pd.Series(values, dtype=object).where(is_date)
     # A writable copy: pandas hands out read-only views.
     out = np.array(pd.to_datetime(series, errors="coerce").to_numpy(dtype="datetime64[s]"))
     bad: Bad = []
-    for i, ok in enumerate(is_date):
+    for i, ok in enumerate(is_date.tolist()):
         if ok:
             continue
         v = values[i]

@@ -28,8 +28,7 @@ def test_help_lists_every_command_of_the_contract(capsys: pytest.CaptureFixture[
         cli.main(["--help"])
     assert exit_.value.code == 0
     out = capsys.readouterr().out
-    for command in ("demo", "init", "check", "plan", "allocate", "run", "pull", "push",
-                    "refresh"):
+    for command in ("demo", "init", "check", "plan", "allocate", "run", "pull", "push", "refresh"):
         assert command in out
 
 
@@ -39,18 +38,21 @@ def test_wrong_usage_exits_2(capsys: pytest.CaptureFixture[str]):
     assert exit_.value.code == 2
 
 
-def test_init_writes_a_template_that_passes_check(tmp_path: Path,
-                                                  capsys: pytest.CaptureFixture[str]):
+def test_init_writes_a_template_that_passes_check(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
     path = tmp_path / "plan.xlsx"
     assert run(["init", str(path)], capsys)[0] == 0
     code, out, _ = run(["check", str(path)], capsys)
     assert code == 0 and "valid" in out
 
 
-def test_init_on_an_existing_book_adds_only_what_it_lacks(tmp_path: Path,
-                                                          capsys: pytest.CaptureFixture[str]):
-    path = make_book(tmp_path / "b.xlsx", {"Items": [["Item"], ["A"]], "Notes": [["x"], [1]]},
-                     as_tables=False)
+def test_init_on_an_existing_book_adds_only_what_it_lacks(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    path = make_book(
+        tmp_path / "b.xlsx", {"Items": [["Item"], ["A"]], "Notes": [["x"], [1]]}, as_tables=False
+    )
     code, out, _ = run(["init", str(path)], capsys)
     assert code == 0
     assert "Items" not in out.split("added to")[1].split(",")[0]
@@ -85,8 +87,9 @@ def test_a_truncated_book_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[
     assert code == 2 and "bad.xlsx" in err
 
 
-def test_a_password_protected_book_exits_2_with_advice(tmp_path: Path,
-                                                       capsys: pytest.CaptureFixture[str]):
+def test_a_password_protected_book_exits_2_with_advice(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
     # Excel stores an encrypted workbook as an OLE2 compound file, not a zip.
     path = tmp_path / "secret.xlsx"
     path.write_bytes(bytes.fromhex("D0CF11E0A1B11AE1") + b"\0" * 4096)
@@ -94,8 +97,9 @@ def test_a_password_protected_book_exits_2_with_advice(tmp_path: Path,
     assert code == 2 and "password" in err.lower()
 
 
-def test_a_book_open_in_excel_is_not_written_in_place(tmp_path: Path,
-                                                     capsys: pytest.CaptureFixture[str]):
+def test_a_book_open_in_excel_is_not_written_in_place(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
     path = tmp_path / "plan.xlsx"
     cli.main(["init", str(path)])
     (tmp_path / "~$plan.xlsx").write_bytes(b"owner")
@@ -115,10 +119,19 @@ def test_a_second_writer_exits_2_and_says_who_holds_the_book(
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).parents[1])}
     with book_write_lock(path, command="plan"):
         result = subprocess.run(
-            [sys.executable, "-c",
-             "import sys; from sheetloop.addin.cli import main; sys.exit(main(sys.argv[1:]))",
-             "init", str(path)],
-            capture_output=True, text=True, env=env, timeout=60, check=False)
+            [
+                sys.executable,
+                "-c",
+                "import sys; from sheetloop.addin.cli import main; sys.exit(main(sys.argv[1:]))",
+                "init",
+                str(path),
+            ],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            check=False,
+        )
     assert result.returncode == 2
     assert str(os.getpid()) in result.stderr and "plan" in result.stderr
 
@@ -131,7 +144,7 @@ def test_an_internal_error_is_one_line_and_a_log_file(
 
     monkeypatch.setattr(commands, "check", broken)
     monkeypatch.setenv("SHEETLOOP_LOG_DIR", str(tmp_path / "logs"))
-    code, out, err = run(["check", str(tmp_path / "x.xlsx")], capsys)
+    code, _out, err = run(["check", str(tmp_path / "x.xlsx")], capsys)
     assert code == 70
     assert len(err.strip().splitlines()) == 1 and "Traceback" not in err
     logs = list((tmp_path / "logs").iterdir())
@@ -139,8 +152,9 @@ def test_an_internal_error_is_one_line_and_a_log_file(
     assert "RuntimeError: boom" in logs[0].read_text()
 
 
-def test_commands_of_later_releases_validate_and_say_so(tmp_path: Path,
-                                                        capsys: pytest.CaptureFixture[str]):
+def test_commands_of_later_releases_validate_and_say_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
     path = tmp_path / "plan.xlsx"
     cli.main(["init", str(path)])
     before = sha256(path)
@@ -149,8 +163,9 @@ def test_commands_of_later_releases_validate_and_say_so(tmp_path: Path,
     assert sha256(path) == before
 
 
-def test_the_demo_writes_a_valid_book_with_a_summary(tmp_path: Path,
-                                                     capsys: pytest.CaptureFixture[str]):
+def test_the_demo_writes_a_valid_book_with_a_summary(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
     code, out, _ = run(["demo", str(tmp_path), "--start", "2026-11-30"], capsys)
     assert code == 0
     assert "45 items" in out and "25 customers" in out
@@ -160,8 +175,9 @@ def test_the_demo_writes_a_valid_book_with_a_summary(tmp_path: Path,
         assert "xl/tables/table1.xml" in z.namelist()
 
 
-def test_the_demo_is_deterministic_relative_to_its_horizon(tmp_path: Path,
-                                                         capsys: pytest.CaptureFixture[str]):
+def test_the_demo_is_deterministic_relative_to_its_horizon(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
     from sheetloop.workbooks.file_book import FileBook
 
     a, b = tmp_path / "a", tmp_path / "b"
@@ -181,14 +197,16 @@ def test_libreoffice_renders_every_sheet_of_the_demo_and_the_template(
     run(["demo", str(tmp_path), "--start", dt.date(2026, 11, 30).isoformat()], capsys)
     template = tmp_path / "template.xlsx"
     cli.main(["init", str(template)])
-    pdfs = convert([tmp_path / "sheetloop-demo.xlsx", template], SINGLE_PAGE_SHEETS_PDF,
-                   tmp_path / "pdf")
+    pdfs = convert(
+        [tmp_path / "sheetloop-demo.xlsx", template], SINGLE_PAGE_SHEETS_PDF, tmp_path / "pdf"
+    )
     from sheetloop.workbooks.file_book import FileBook
 
     for pdf, book in zip(pdfs, (tmp_path / "sheetloop-demo.xlsx", template), strict=True):
         opened = FileBook.open(book)
-        text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True,
-                              check=True).stdout
+        text = subprocess.run(
+            ["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True
+        ).stdout
         visible = [s for s in opened.sheet_names if not s.startswith("_")]
         assert pdf_page_count(pdf) >= len(visible)
         for sheet in visible:

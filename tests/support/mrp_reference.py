@@ -22,48 +22,98 @@ def load(path: Path) -> dict[str, Any]:
 
 def run_case(case: dict[str, Any]) -> MrpResult:
     """Plan a reference case with period buckets numbered from 1 as in the sources."""
-    items = pd.DataFrame([{
-        "Item": i["item"],
-        "Lead Time": float(i.get("lead_time", 0)),
-        "Safety Stock": float(i.get("safety_stock", 0)),
-        "Lot Rule": i.get("lot_rule", "L4L"),
-        "Lot Size": i.get("lot_size"),
-        "POQ Periods": i.get("poq_periods"),
-        "Min Order Qty": float(i.get("min_order_qty", 0) or 0),
-        "Order Multiple": i.get("order_multiple"),
-        "Assembly Scrap %": float(i.get("scrap_pct", 0) or 0),
-        "Setup Cost": i.get("setup_cost"),
-        "Holding Cost": i.get("holding_cost"),
-    } for i in case["items"]])
+    items = pd.DataFrame(
+        [
+            {
+                "Item": i["item"],
+                "Lead Time": float(i.get("lead_time", 0)),
+                "Safety Stock": float(i.get("safety_stock", 0)),
+                "Lot Rule": i.get("lot_rule", "L4L"),
+                "Lot Size": i.get("lot_size"),
+                "POQ Periods": i.get("poq_periods"),
+                "Min Order Qty": float(i.get("min_order_qty", 0) or 0),
+                "Order Multiple": i.get("order_multiple"),
+                "Assembly Scrap %": float(i.get("scrap_pct", 0) or 0),
+                "Setup Cost": i.get("setup_cost"),
+                "Holding Cost": i.get("holding_cost"),
+            }
+            for i in case["items"]
+        ]
+    )
     for c in ("Lot Size", "POQ Periods", "Order Multiple", "Setup Cost", "Holding Cost"):
         items[c] = pd.to_numeric(items[c])
-    bom = pd.DataFrame([{"Parent": b["parent"], "Component": b["component"],
-                         "Qty Per": float(b["qty_per"]), "Scrap %": float(b.get("scrap_pct", 0))}
-                        for b in case["bom"]], columns=["Parent", "Component", "Qty Per",
-                                                        "Scrap %"])
-    inventory = pd.DataFrame([{"Item": i["item"], "Site": "MAIN", "On Hand": float(i["on_hand"]),
-                               "Allocated": float(i.get("allocated", 0))}
-                              for i in case["items"]])
-    demand = pd.DataFrame([{"Demand": f"G{k}", "Item": g["item"], "Site": "MAIN",
-                            "Due": float(g["period"]), "Qty": float(g["qty"]), "Kind": "order"}
-                           for k, g in enumerate(case["gross_requirements"])],
-                          columns=["Demand", "Item", "Site", "Due", "Qty", "Kind"])
-    receipts = pd.DataFrame([{"Order": f"R{k}", "Item": r["item"], "Site": "MAIN",
-                              "Due": float(r["period"]), "Qty": float(r["qty"])}
-                             for k, r in enumerate(case["scheduled_receipts"])],
-                            columns=["Order", "Item", "Site", "Due", "Qty"])
+    bom = pd.DataFrame(
+        [
+            {
+                "Parent": b["parent"],
+                "Component": b["component"],
+                "Qty Per": float(b["qty_per"]),
+                "Scrap %": float(b.get("scrap_pct", 0)),
+            }
+            for b in case["bom"]
+        ],
+        columns=["Parent", "Component", "Qty Per", "Scrap %"],
+    )
+    inventory = pd.DataFrame(
+        [
+            {
+                "Item": i["item"],
+                "Site": "MAIN",
+                "On Hand": float(i["on_hand"]),
+                "Allocated": float(i.get("allocated", 0)),
+            }
+            for i in case["items"]
+        ]
+    )
+    demand = pd.DataFrame(
+        [
+            {
+                "Demand": f"G{k}",
+                "Item": g["item"],
+                "Site": "MAIN",
+                "Due": float(g["period"]),
+                "Qty": float(g["qty"]),
+                "Kind": "order",
+            }
+            for k, g in enumerate(case["gross_requirements"])
+        ],
+        columns=["Demand", "Item", "Site", "Due", "Qty", "Kind"],
+    )
+    receipts = pd.DataFrame(
+        [
+            {
+                "Order": f"R{k}",
+                "Item": r["item"],
+                "Site": "MAIN",
+                "Due": float(r["period"]),
+                "Qty": float(r["qty"]),
+            }
+            for k, r in enumerate(case["scheduled_receipts"])
+        ],
+        columns=["Order", "Item", "Site", "Due", "Qty"],
+    )
     calendar = Calendar.create("period", dt.date(2000, 1, 1), int(case["periods"]))
-    return plan(items=items, calendar=calendar, bom=bom, inventory=inventory, receipts=receipts,
-                demand=demand)
+    return plan(
+        items=items,
+        calendar=calendar,
+        bom=bom,
+        inventory=inventory,
+        receipts=receipts,
+        demand=demand,
+    )
 
 
 def row(result: MrpResult, item: str, line: str) -> list[float]:
     """One line of an item's record, as a list over the periods."""
     k = int((result.records["Item"] == item).to_numpy().nonzero()[0][0])
-    arrays = {"gross": result.gross, "scheduled": result.scheduled,
-              "projected_on_hand": result.on_hand, "net_requirements": result.net,
-              "planned_order_receipts": result.receipts,
-              "planned_order_releases": result.releases}
+    arrays = {
+        "gross": result.gross,
+        "scheduled": result.scheduled,
+        "projected_on_hand": result.on_hand,
+        "net_requirements": result.net,
+        "planned_order_receipts": result.receipts,
+        "planned_order_releases": result.releases,
+    }
     return [round(float(v), 6) for v in arrays[line][k]]
 
 

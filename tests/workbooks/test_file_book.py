@@ -41,7 +41,7 @@ def template(tmp_path: Path) -> Path:
 
 
 def test_text_that_looks_like_a_formula_is_written_as_text(template: Path):
-    hostile = ["=HYPERLINK(\"http://x\")", "+1+1", "-2", "@SUM(A1)"]
+    hostile = ['=HYPERLINK("http://x")', "+1+1", "-2", "@SUM(A1)"]
     book = FileBook.open(template)
     book.replace_table(TableWrite(PLANNED_ORDERS, planned(hostile)))
     book.save()
@@ -96,8 +96,14 @@ def test_a_saved_book_records_the_contract_version_and_recalculates_on_open(temp
 def test_log_tables_are_appended_never_rewritten(template: Path):
     for status in ("ok", "failed"):
         book = FileBook.open(template)
-        row = pd.DataFrame({"Time": [pd.Timestamp("2026-11-30 08:00")], "Command": ["plan"],
-                            "Status": [status], "Summary": ["x"]})
+        row = pd.DataFrame(
+            {
+                "Time": [pd.Timestamp("2026-11-30 08:00")],
+                "Command": ["plan"],
+                "Status": [status],
+                "Summary": ["x"],
+            }
+        )
         book.append_rows(RUN_LOG, row)
         book.save()
     back = FileBook.open(template).find_table("RunLog")
