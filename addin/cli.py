@@ -133,7 +133,13 @@ def _dispatch(args: argparse.Namespace) -> commands.Outcome:
         return commands.init(book)
     if args.command == "check":
         return commands.check(book)
+    if args.command == "plan":
+        return commands.plan(book, _path(args.out), _path(args.export))
     return commands.not_yet(args.command, book)
+
+
+def _path(value: str | None) -> Path | None:
+    return Path(value) if value else None
 
 
 def _log_crash(exc: BaseException) -> Path:

@@ -12,12 +12,15 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sheetloop.addin.planning import plan_book
 from sheetloop.errors import InvalidDataError, SheetloopError, UsageError
 from sheetloop.solver.buckets import monday_of_this_week
+from sheetloop.workbooks.csv_export import export_csv
 from sheetloop.workbooks.demo_data import demo_company, synthetic_company
 from sheetloop.workbooks.file_book import FileBook
 from sheetloop.workbooks.problems import Problem
 from sheetloop.workbooks.safe_save import book_write_lock, refuse_if_open_in_excel
+from sheetloop.workbooks.schema import RUN_LOG
 from sheetloop.workbooks.template import init_book
 from sheetloop.workbooks.validation import LoadedBook, load_book
 
@@ -116,6 +119,25 @@ def demo(
     lines.append(
         "planning (MRP) and allocation are not in this release yet: the workbook is ready for them"
     )
+    return Outcome(lines, loaded.warnings)
+
+
+def plan(path: Path, out: Path | None = None, export: Path | None = None) -> Outcome:
+    """MRP: replace PlannedOrders (keeping firm rows and user columns), Pegging, MRP and the
+    plan rows of Exceptions; append RunLog."""
+    with writing(path, out, "plan") as target:
+        book = FileBook.open(path)
+        loaded = validated(book, "plan")
+        outputs = plan_book(book, loaded)
+        for write in outputs.writes:
+            book.replace_table(write)
+        book.append_rows(RUN_LOG, outputs.run_log)
+        if export is not None:
+            export_csv(export, outputs.writes)
+        book.save(None if target == path else target)
+    lines = [*outputs.summary, f"wrote {target}"]
+    if export is not None:
+        lines.append(f"exported every output as CSV to {export}")
     return Outcome(lines, loaded.warnings)
 
 

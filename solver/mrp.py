@@ -60,7 +60,12 @@ class MrpResult:
     releases: FloatArray
     planned_orders: pd.DataFrame  # Order, Item, Site, Kind, Release, Due, Qty, Good Qty, Firm
     exceptions: pd.DataFrame  # Item, Site, Bucket, Code, Message
-    dependent: list[pd.DataFrame] = field(default_factory=list)  # parent order -> component
+    # What pegging needs: demand in buckets, opening stock, BOM edges between records.
+    demand: pd.DataFrame = field(default_factory=pd.DataFrame)  # Demand, Item, Site, Bucket...
+    initial: FloatArray = field(default_factory=lambda: np.zeros(0))  # on hand − allocated
+    edge_parent: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    edge_component: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
+    edge_per: FloatArray = field(default_factory=lambda: np.zeros(0))
 
 
 def _empty(columns: list[str]) -> pd.DataFrame:
@@ -172,6 +177,7 @@ def plan(
     )
 
     params = _parameters(items, item_sites, records, has_components[item_of])
+    records["Safety Stock"] = params["Safety Stock"].to_numpy(np.float64)
 
     def rows_of(frame: pd.DataFrame) -> IntArray:
         return rec_index.get_indexer(
@@ -272,7 +278,7 @@ def plan(
         release_of,
         exceptions,
     )
-    exceptions += _receipt_exceptions(records, rec, rows_of, poh, net_req, params)
+    exceptions += _receipt_exceptions(calendar, records, rec, rows_of, poh, net_req, params)
     exceptions += _safety_stock_exceptions(records, poh, params)
     return MrpResult(
         calendar,
@@ -285,6 +291,11 @@ def plan(
         releases,
         orders,
         _exceptions_frame(exceptions),
+        demand=dem,
+        initial=on_hand,
+        edge_parent=edges.row,
+        edge_component=edges.col,
+        edge_per=edges.data,
     )
 
 
@@ -580,6 +591,7 @@ def _planned_orders(
 
 
 def _receipt_exceptions(
+    calendar: Calendar,
     records: pd.DataFrame,
     rec: pd.DataFrame,
     rows_of: object,
@@ -594,6 +606,7 @@ def _receipt_exceptions(
     ss = params["Safety Stock"].to_numpy(float)
     rows = rows_of(rec)  # type: ignore[operator]
     periods = poh.shape[1]
+    labels = [f"period {x}" if x.isdigit() else x for x in calendar.labels()]
     buckets = rec["Bucket"].to_numpy(np.int64)
     quantities = rec["Qty"].to_numpy(np.float64)
     for k, row in enumerate(rec.itertuples(index=False)):
@@ -607,7 +620,7 @@ def _receipt_exceptions(
                     b,
                     "RESCHEDULE_IN",
                     f"receipt {row.Order} arrives after it is needed: move it in to "
-                    f"bucket {int(earlier[0]) + 1}",
+                    f"{labels[int(earlier[0])]}",
                 )
             )
             continue
@@ -631,7 +644,7 @@ def _receipt_exceptions(
                     b,
                     "RESCHEDULE_OUT",
                     f"receipt {row.Order} arrives {int(short[0])} bucket(s) before it is "
-                    f"needed: move it out to bucket {b + int(short[0]) + 1}",
+                    f"needed: move it out to {labels[b + int(short[0])]}",
                 )
             )
     return out

@@ -148,7 +148,7 @@ def _check_path(path: Path) -> int:
     return st.st_size
 
 
-# --- the zip package ------------------------------------------------------------------------
+# --- the zip package --------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -207,7 +207,7 @@ class _Inspection:
             else:
                 collections.deque(self._inflate(entry), maxlen=0)
 
-    # --- what kind of file ----------------------------------------------------------------
+    # --- what kind of file --------------------------------------------------------------------
 
     def _check_signature(self) -> None:
         self.fh.seek(0)
@@ -383,7 +383,7 @@ class _Inspection:
                 "and save it as an Excel Workbook (.xlsx or .xlsm)."
             )
 
-    # --- which parts are sheets -------------------------------------------------------------
+    # --- which parts are sheets ---------------------------------------------------------------
 
     def _map_sheets(
         self, parts: dict[str, _Entry], sheets_to_read: Collection[str] | None
@@ -434,7 +434,7 @@ class _Inspection:
         except ET.ParseError as exc:
             self.refuse(f"part {name} is not well-formed XML ({exc}). {_RESAVE}")
 
-    # --- XML parts ---------------------------------------------------------------------------
+    # --- XML parts ----------------------------------------------------------------------------
 
     def _check_xml_part(self, entry: _Entry) -> None:
         chunks = self._inflate(entry)
@@ -472,7 +472,7 @@ class _Inspection:
             return  # calamine fails on such a table instead of allocating
         name = attributes.get(b"displayName") or attributes.get(b"name") or b"?"
         label = f"table {name.decode('utf-8', 'replace')!r} ({entry.name})"
-        self._check_extent(label, box)
+        self._check_extent(label, box, "resize the table (Table Design > Resize Table)")
 
     def _check_sheet(self, entry: _Entry, root: _Root, stream: Iterable[bytes]) -> None:
         sheet = self.part_to_sheet.get(entry.key)
@@ -495,9 +495,13 @@ class _Inspection:
         except _Malformed as exc:
             self.refuse(f"{label} is not well-formed XML ({exc}). {_RESAVE}")
         if isinstance(box, _Box):
-            self._check_extent(label, box)
+            self._check_extent(
+                label,
+                box,
+                "delete the stray cells outside your data (Ctrl+End jumps to the last used cell)",
+            )
 
-    def _check_extent(self, label: str, box: _Box) -> None:
+    def _check_extent(self, label: str, box: _Box, remedy: str) -> None:
         if box.bottom > _MAX_ROW or box.right > _MAX_COL:
             self.refuse(_off_grid(label, box.bottom_right))
         if box.cells > self.limits.max_cells:
@@ -506,11 +510,10 @@ class _Inspection:
                 f"refused: {label} has cells from {box.top_left} to {box.bottom_right}, a "
                 f"block of {box.cells:,} cells; sheetloop reads at most "
                 f"{self.limits.max_cells:,} per sheet or table (this one would need about "
-                f"{_size(memory)} of memory). In Excel, delete the stray cells outside your "
-                "data (Ctrl+End jumps to the last used cell), save, and try again."
+                f"{_size(memory)} of memory). In Excel, {remedy}, save, and try again."
             )
 
-    # --- inflating ---------------------------------------------------------------------------
+    # --- inflating ----------------------------------------------------------------------------
 
     def _inflate(self, entry: _Entry) -> Iterator[bytes]:
         """Yield a part's bytes, refusing when they exceed, or fall short of, its header."""
@@ -840,7 +843,7 @@ def _columns_regex(low: int, high: int) -> str:
     return _shortlex_range(_column_name(low), _column_name(high), "A", "A", "Z")
 
 
-# --- measuring a sheet's cells -----------------------------------------------------------------
+# --- measuring a sheet's cells ----------------------------------------------------------------
 #
 # The fast scans read the XML as bytes with regular expressions: fast enough for a 100 MB
 # sheet, but sound only for cell tags written the usual way, <c r="B7" ...>. Anything else

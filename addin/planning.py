@@ -1,0 +1,244 @@
+"""``plan``: the workbook's tables through the MRP engine and back into the workbook.
+
+Composition only: the tables come from a :class:`~sheetloop.workbooks.interface.Workbook`
+(either adapter), the engine is :func:`sheetloop.solver.mrp.plan`, and the outputs go back
+through the same interface.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from sheetloop.errors import InvalidDataError
+from sheetloop.solver.buckets import Calendar
+from sheetloop.solver.mrp import LINES, MrpResult
+from sheetloop.solver.mrp import plan as run_mrp
+from sheetloop.solver.pegging import peg, pegged_to
+from sheetloop.workbooks.interface import TableWrite, WorkbookReader
+from sheetloop.workbooks.problems import Problem
+from sheetloop.workbooks.reading import parse_table
+from sheetloop.workbooks.schema import (
+    EXCEPTIONS,
+    MRP_GRID,
+    PEGGING,
+    PLANNED_ORDERS,
+)
+from sheetloop.workbooks.sheet_xml import EXCEL_MAX_ROWS
+from sheetloop.workbooks.validation import LoadedBook
+
+ALLOCATION_CODES = ("SHORTAGE", "LATE")
+
+
+@dataclass
+class PlanOutputs:
+    """Everything ``plan`` writes, ready for a workbook."""
+
+    writes: list[TableWrite]
+    run_log: pd.DataFrame
+    summary: list[str]
+    result: MrpResult
+
+
+def firm_orders(book: WorkbookReader, loaded: LoadedBook) -> pd.DataFrame:
+    """Rows of the existing PlannedOrders a planner marked Firm, minus those an ERP order
+    now stands for (their External Id came back in Receipts)."""
+    raw = book.find_table(PLANNED_ORDERS.name)
+    if raw is None:
+        return pd.DataFrame(columns=["Order", "Item", "Site", "Due", "Release", "Qty"])
+    periods = loaded.settings.bucket == "period"
+    table, problems = parse_table(raw, PLANNED_ORDERS, periods=periods)
+    frame = table.frame
+    firm = frame[frame["Firm"].fillna(False).astype(bool)]
+    errors = [p for p in problems if _row_of(p) in set(table.excel_rows[firm.index].tolist())]
+    known = set(loaded["Items"]["Item"].dropna())
+    for pos in firm.index[~firm["Item"].isin(known)]:
+        errors.append(
+            table.problem(
+                int(pos), "Item", f"firm order's item {frame['Item'].iat[pos]!r} is not in Items"
+            )
+        )
+    if errors:
+        raise InvalidDataError("firm planned orders have problems: fix them and run again", errors)
+    external = (
+        set(loaded["Receipts"]["External Id"].dropna())
+        if "External Id" in loaded["Receipts"]
+        else set()
+    )
+    keep = firm[~firm["External Id"].isin(external) | firm["External Id"].isna()]
+    return keep[["Order", "Item", "Site", "Due", "Release", "Qty", "External Id"]]
+
+
+def _row_of(problem: Problem) -> int:
+    digits = "".join(ch for ch in problem.cell if ch.isdigit())
+    return int(digits) if digits else 0
+
+
+def plan_book(
+    book: WorkbookReader, loaded: LoadedBook, *, now: dt.datetime | None = None
+) -> PlanOutputs:
+    """Run MRP on a validated book and build every output table."""
+    settings = loaded.settings
+    calendar = settings.calendar
+    firm = firm_orders(book, loaded)
+    demand = loaded["Demand"]
+    result = run_mrp(
+        items=loaded["Items"],
+        calendar=calendar,
+        bom=loaded["BOM"],
+        inventory=loaded["Inventory"],
+        receipts=loaded["Receipts"],
+        demand=demand,
+        item_sites=loaded["ItemSites"],
+        firm=firm,
+    )
+    tiers = _tiers(loaded)
+    pegging = peg(result, demand, tiers)
+    orders = _planned_orders_frame(result, calendar, pegging, firm)
+    exceptions = _exceptions_frame(book, result, calendar, loaded)
+    grid, note = _grid_frame(result, calendar, settings.mrp_grid_items, loaded)
+    writes = [
+        TableWrite(PLANNED_ORDERS, orders),
+        TableWrite(PEGGING, pegging),
+        TableWrite(MRP_GRID, grid, note=note),
+        TableWrite(EXCEPTIONS, exceptions),
+    ]
+    attention = _attention(result)
+    planned = int((~result.planned_orders["Firm"]).sum())
+    plan_exceptions = len(result.exceptions)
+    summary = [
+        f"planned {planned} order(s) for {result.records['Item'].nunique()} item(s) at "
+        f"{result.records['Site'].nunique()} site(s) over {calendar.periods} "
+        f"{settings.bucket} bucket(s); {plan_exceptions} exception(s)",
+    ]
+    if attention:
+        summary.append("needs attention first: " + ", ".join(attention))
+    stamp = pd.Timestamp(now or dt.datetime.now()).floor("s")
+    run_log = pd.DataFrame(
+        {"Time": [stamp], "Command": ["plan"], "Status": ["ok"], "Summary": ["; ".join(summary)]}
+    )
+    return PlanOutputs(writes, run_log, summary, result)
+
+
+def _tiers(loaded: LoadedBook) -> pd.Series:
+    customers = loaded["Customers"]
+    if not len(customers):
+        return pd.Series(dtype=float)
+    return customers.set_index("Customer")["Tier"]
+
+
+def _dates(buckets: pd.Series | np.ndarray, calendar: Calendar) -> pd.Series | np.ndarray:
+    values = np.asarray(buckets, dtype=np.int64)
+    if not calendar.is_dated:
+        return values + 1
+    starts = np.array(
+        [np.datetime64(calendar.start_of(int(b))) for b in range(calendar.periods)],
+        dtype="datetime64[s]",
+    )
+    return pd.Series(starts[np.clip(values, 0, calendar.periods - 1)])
+
+
+def _planned_orders_frame(
+    result: MrpResult, calendar: Calendar, pegging: pd.DataFrame, firm: pd.DataFrame
+) -> pd.DataFrame:
+    orders = result.planned_orders
+    frame = pd.DataFrame(
+        {
+            "Order": orders["Order"].to_numpy(object),
+            "Item": orders["Item"].to_numpy(object),
+            "Site": orders["Site"].to_numpy(object),
+            "Kind": orders["Kind"].to_numpy(object),
+            "Release": _dates(orders["Release"], calendar),
+            "Due": _dates(orders["Due"], calendar),
+            "Qty": orders["Qty"].to_numpy(float),
+            "Pegged To": pegged_to(orders["Order"], pegging),
+            "Firm": orders["Firm"].to_numpy(bool),
+        }
+    )
+    if len(firm):
+        # A firm row keeps the dates the planner gave it.
+        given = firm.set_index("Order")
+        for column in ("Due", "Release"):
+            keep = frame["Order"].map(given[column]) if column in given else None
+            if keep is not None:
+                frame[column] = keep.where(keep.notna(), frame[column])
+        frame["External Id"] = frame["Order"].map(given["External Id"])
+    return frame
+
+
+def _exceptions_frame(
+    book: WorkbookReader, result: MrpResult, calendar: Calendar, loaded: LoadedBook
+) -> pd.DataFrame:
+    exc = result.exceptions
+    frame = pd.DataFrame(
+        {
+            "Item": exc["Item"].to_numpy(object),
+            "Site": exc["Site"].to_numpy(object),
+            "When": _dates(exc["Bucket"], calendar),
+            "Code": exc["Code"].to_numpy(object),
+            "Message": exc["Message"].to_numpy(object),
+        }
+    )
+    raw = book.find_table(EXCEPTIONS.name)
+    if raw is not None:
+        old, _ = parse_table(raw, EXCEPTIONS, periods=not calendar.is_dated)
+        kept = old.frame[old.frame["Code"].isin(ALLOCATION_CODES)][frame.columns]
+        frame = pd.concat([frame, kept], ignore_index=True)
+    return frame
+
+
+def _grid_frame(
+    result: MrpResult, calendar: Calendar, limit: int, loaded: LoadedBook
+) -> tuple[pd.DataFrame, str | None]:
+    """The textbook MRP record for the items that need attention first."""
+    records = result.records
+    cost = loaded["Items"].set_index("Item")["Unit Cost"].astype(float)
+    value = records["Item"].map(cost).fillna(0).to_numpy() * result.gross.sum(axis=1)
+    flagged = records.set_index(["Item", "Site"]).index.isin(
+        result.exceptions.set_index(["Item", "Site"]).index
+    )
+    order = np.lexsort((-value, ~flagged))
+    items_in_order = pd.unique(records["Item"].to_numpy(object)[order])
+    shown_items = set(items_in_order[:limit])
+    chosen = [r for r in order.tolist() if records["Item"].iat[r] in shown_items]
+    chosen = chosen[: (EXCEL_MAX_ROWS - 10) // len(LINES)]
+    arrays = (
+        result.gross,
+        result.scheduled,
+        result.on_hand,
+        result.net,
+        result.receipts,
+        result.releases,
+    )
+    labels = calendar.labels()
+    n = len(chosen)
+    data: dict[str, object] = {
+        "Item": np.repeat(records["Item"].to_numpy(object)[chosen], len(LINES)),
+        "Site": np.repeat(records["Site"].to_numpy(object)[chosen], len(LINES)),
+        "Line": np.tile(np.array(LINES, dtype=object), n),
+    }
+    stacked = (
+        np.stack([a[chosen] for a in arrays], axis=1).reshape(n * len(LINES), -1)
+        if n
+        else np.zeros((0, len(labels)))
+    )
+    for j, label in enumerate(labels):
+        data[label] = np.round(stacked[:, j], 6)
+    total_items = records["Item"].nunique()
+    note = None
+    if len(shown_items) < total_items:
+        note = (
+            f"Showing {len(shown_items):,} of {total_items:,} items (items with exceptions "
+            "first, then by value): raise the MRP Grid Items setting to see more."
+        )
+    return pd.DataFrame(data), note
+
+
+def _attention(result: MrpResult, count: int = 5) -> list[str]:
+    exc = result.exceptions
+    if exc.empty:
+        return []
+    return [str(i) for i in pd.unique(exc["Item"].astype(str))[:count]]

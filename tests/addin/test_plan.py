@@ -1,0 +1,201 @@
+"""``sheetloop plan`` on a workbook: what it writes, what it keeps, what it refuses."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+from pathlib import Path
+
+import pandas as pd
+import pytest
+from support.books import make_book, sha256
+
+from sheetloop.addin import cli
+from sheetloop.workbooks.file_book import FileBook
+from sheetloop.workbooks.interface import TableWrite
+from sheetloop.workbooks.reading import parse_table
+from sheetloop.workbooks.schema import PLANNED_ORDERS
+
+MONDAY = dt.date(2026, 11, 30)
+
+
+def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, str]:
+    code = cli.main(args)
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def small_book(tmp_path: Path) -> Path:
+    """A bike from a frame and two wheels; stock and one open order."""
+    return make_book(
+        tmp_path / "plan.xlsx",
+        {
+            "Settings": [["Setting", "Value"], ["Horizon Start", MONDAY], ["Periods", 6]],
+            "Items": [
+                ["Item", "Lead Time", "Lot Rule", "Lot Size"],
+                ["BIKE", 7, "L4L", None],
+                ["FRAME", 14, "FOQ", 10],
+                ["WHEEL", 7, "L4L", None],
+            ],
+            "BOM": [["Parent", "Component", "Qty Per"], ["BIKE", "FRAME", 1], ["BIKE", "WHEEL", 2]],
+            "Inventory": [["Item", "On Hand"], ["BIKE", 2], ["WHEEL", 4]],
+            "Receipts": [
+                ["Order", "Item", "Due", "Qty", "External Id"],
+                ["PO-1", "WHEEL", MONDAY + dt.timedelta(weeks=2), 6, "ERP-9"],
+            ],
+            "Demand": [
+                ["Demand", "Item", "Due", "Qty"],
+                ["SO-1", "BIKE", MONDAY + dt.timedelta(weeks=2), 5],
+                ["SO-2", "BIKE", MONDAY + dt.timedelta(weeks=4), 3],
+            ],
+        },
+    )
+
+
+def table(path: Path, name: str) -> pd.DataFrame:
+    from sheetloop.workbooks import schema
+
+    raw = FileBook.open(path).find_table(name)
+    assert raw is not None, f"{name} was not written"
+    return parse_table(raw, schema.table(name))[0].frame
+
+
+def test_plan_writes_planned_orders_pegging_grid_exceptions_and_a_run_log(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    path = small_book(tmp_path)
+    code, out, _ = run(["plan", str(path)], capsys)
+    assert code == 0, out
+    orders = table(path, "PlannedOrders")
+    bike = orders[orders["Item"] == "BIKE"]
+    # 5 due in week 3 with 2 on hand: 3; then 3 in week 5.
+    assert bike["Qty"].tolist() == [3.0, 3.0]
+    assert bike["Order"].tolist() == ["BIKE@MAIN#2026-12-14", "BIKE@MAIN#2026-12-28"]
+    assert pd.Timestamp(bike["Release"].iloc[0]).date() == dt.date(2026, 12, 7)
+    frame = orders[orders["Item"] == "FRAME"]
+    assert set(frame["Qty"]) == {10.0}  # whole lots of 10
+    assert "SO-1" in bike["Pegged To"].iloc[0]
+    pegging = table(path, "Pegging")
+    frame_order = frame["Order"].iloc[0]
+    # The frame bought for the bikes is pegged to the customer orders at the top.
+    assert set(pegging[pegging["Order"] == frame_order]["Demand"]) >= {"SO-1"}
+    grid = table(path, "MRP")
+    assert set(grid["Line"]) == {
+        "Gross Requirements",
+        "Scheduled Receipts",
+        "Projected On Hand",
+        "Net Requirements",
+        "Planned Receipts",
+        "Planned Releases",
+    }
+    runlog = table(path, "RunLog")
+    assert runlog["Command"].tolist() == ["plan"]
+    assert run(["check", str(path)], capsys)[0] == 0
+
+
+def test_pegged_quantities_add_up_to_each_orders_good_quantity(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    path = small_book(tmp_path)
+    run(["plan", str(path)], capsys)
+    orders = table(path, "PlannedOrders").set_index("Order")["Qty"]
+    pegged = table(path, "Pegging").groupby("Order")["Qty"].sum()
+    assert pegged.reindex(orders.index).round(6).tolist() == orders.round(6).tolist()
+
+
+def test_the_same_inputs_give_the_same_order_ids(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    path = small_book(tmp_path)
+    run(["plan", str(path)], capsys)
+    first = table(path, "PlannedOrders")["Order"].tolist()
+    run(["plan", str(path)], capsys)
+    assert table(path, "PlannedOrders")["Order"].tolist() == first
+
+
+def _mark_firm(path: Path, order: str, *, qty: float, external: str | None = None) -> None:
+    frame = table(path, "PlannedOrders")
+    frame.loc[frame["Order"] == order, ["Firm", "Qty"]] = [True, qty]
+    if external:
+        frame["External Id"] = frame["External Id"].astype(object)
+        frame.loc[frame["Order"] == order, "External Id"] = external
+    frame["Buyer"] = ["ann" if o == order else None for o in frame["Order"]]
+    book = FileBook.open(path)
+    book.replace_table(TableWrite(PLANNED_ORDERS, frame))
+    book.save()
+
+
+def test_a_firm_planned_order_is_kept_as_the_planner_left_it_and_netted_as_supply(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    path = small_book(tmp_path)
+    run(["plan", str(path)], capsys)
+    _mark_firm(path, "BIKE@MAIN#2026-12-14", qty=8)
+    assert run(["plan", str(path)], capsys)[0] == 0
+    orders = table(path, "PlannedOrders")
+    firm = orders[orders["Order"] == "BIKE@MAIN#2026-12-14"]
+    assert firm["Firm"].tolist() == [True] and firm["Qty"].tolist() == [8.0]
+    assert firm["Buyer"].tolist() == ["ann"]  # the planner's own column is carried over
+    # 2 on hand + 8 firm cover both orders (5 + 3): no other bike orders.
+    assert orders[orders["Item"] == "BIKE"]["Order"].tolist() == ["BIKE@MAIN#2026-12-14"]
+
+
+def test_a_firm_order_that_came_back_from_the_erp_as_a_receipt_is_dropped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    path = small_book(tmp_path)
+    run(["plan", str(path)], capsys)
+    wheel_order = table(path, "PlannedOrders").query("Item == 'WHEEL'")["Order"].iloc[0]
+    _mark_firm(path, wheel_order, qty=6, external="ERP-9")
+    run(["plan", str(path)], capsys)
+    orders = table(path, "PlannedOrders")
+    assert "ERP-9" not in orders["External Id"].tolist()
+    assert not orders[orders["Order"] == wheel_order]["Firm"].any()
+
+
+def test_plan_writes_nothing_when_the_data_is_invalid(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    path = make_book(
+        tmp_path / "bad.xlsx",
+        {
+            "Items": [["Item"], ["A"]],
+            "Demand": [["Demand", "Item", "Due", "Qty"], ["D1", "A", MONDAY, -1]],
+        },
+    )
+    before = sha256(path)
+    code, _, err = run(["plan", str(path)], capsys)
+    assert code == 1 and "Demand!D2" in err
+    assert sha256(path) == before
+
+
+def test_plan_with_out_leaves_the_book_and_export_writes_safe_csv(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    path = make_book(
+        tmp_path / "plan.xlsx",
+        {
+            "Items": [["Item"], ["=EVIL()"]],
+            "Demand": [["Demand", "Item", "Due", "Qty"], ["D1", "=EVIL()", MONDAY, 1]],
+        },
+    )
+    before = sha256(path)
+    out = tmp_path / "result.xlsx"
+    code, _, _ = run(
+        ["plan", str(path), "--out", str(out), "--export", str(tmp_path / "csv")], capsys
+    )
+    assert code == 0
+    assert sha256(path) == before
+    assert table(out, "PlannedOrders")["Item"].tolist() == ["=EVIL()"]
+    with open(tmp_path / "csv" / "PlannedOrders.csv", encoding="utf-8-sig") as f:
+        rows = list(csv.DictReader(f))
+    assert rows[0]["Item"] == "'=EVIL()"
+
+
+def test_the_demo_plans_with_exceptions_to_show(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    run(["demo", str(tmp_path), "--start", MONDAY.isoformat()], capsys)
+    path = tmp_path / "sheetloop-demo.xlsx"
+    code, out, _ = run(["plan", str(path)], capsys)
+    assert code == 0 and "needs attention first" in out
+    codes = set(table(path, "Exceptions")["Code"])
+    assert {"PAST_DUE_DEMAND", "PAST_DUE_RECEIPT", "CANCEL", "RESCHEDULE_OUT"} <= codes
