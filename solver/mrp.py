@@ -167,7 +167,7 @@ def plan(
             p, c = parent_idx[at_level], comp_idx[at_level]
             present[:, c] |= present[:, p]
     del order_by_level
-    site_of, item_of = np.nonzero(present)
+    item_of, site_of = np.nonzero(present.T)  # item by item, then site
     n = len(item_of)
     rec_index = pd.MultiIndex.from_arrays(
         [item_codes[item_of], site_codes[site_of]], names=["Item", "Site"]
@@ -310,6 +310,8 @@ def _bucketed(frame: pd.DataFrame, column: str, calendar: Calendar) -> pd.DataFr
     if valid.any():
         bucket[valid] = calendar.index_of(values[valid])
     out["Bucket"] = bucket
+    if "Qty" in out:
+        out["Qty"] = pd.to_numeric(out["Qty"]).astype(np.float64)
     out["Item"] = out["Item"].astype(str) if len(out) else out["Item"]
     return out[valid] if column != "Release" else out
 
@@ -534,26 +536,36 @@ def _planned_orders(
     labels = np.array(calendar.labels(), dtype=object)
     items = records["Item"].to_numpy(object)[r]
     sites = records["Site"].to_numpy(object)[r]
-    ids = [f"{i}@{s}#{labels[d]}" for i, s, d in zip(items, sites, t, strict=True)]
-    taken = set(frm["Order"].astype(str)) if len(frm) else set()
-    for k, order_id in enumerate(ids):
-        if order_id in taken:
+    # One string concatenation per order: the "<Item>@<Site>#" prefix is built per record.
+    prefix = (records["Item"].astype(str) + "@" + records["Site"].astype(str) + "#").to_numpy(
+        object
+    )
+    ids = prefix[r] + labels[t]
+    if len(frm):
+        taken = set(frm["Order"].astype(str))
+        for k in np.flatnonzero(pd.Index(ids).isin(list(taken))).tolist():
             n = 2
-            while f"{order_id}-{n}" in taken:
+            while f"{ids[k]}-{n}" in taken:
                 n += 1
-            ids[k] = f"{order_id}-{n}"
-        taken.add(ids[k])
-    for k in np.flatnonzero(rel < 0).tolist():
-        exceptions.append(
-            _exc(
-                items[k],
-                sites[k],
-                0,
-                "PAST_DUE_RELEASE",
-                f"planned order {ids[k]} should have been released "
-                f"{-rel[k]} bucket(s) before the horizon: expedite it",
+            ids[k] = f"{ids[k]}-{n}"
+            taken.add(ids[k])
+    # One exception per record, naming its most overdue order: a planner expedites items.
+    late = np.flatnonzero(rel < 0)
+    if late.size:
+        first = late[np.unique(r[late], return_index=True)[1]]
+        counts = np.bincount(r[late])[r[first]]
+        for k, count in zip(first.tolist(), counts.tolist(), strict=True):
+            more = f" (and {count - 1} more)" if count > 1 else ""
+            exceptions.append(
+                _exc(
+                    items[k],
+                    sites[k],
+                    0,
+                    "PAST_DUE_RELEASE",
+                    f"planned order {ids[k]}{more} should have been released {-rel[k]} bucket(s) "
+                    "before the horizon: expedite it",
+                )
             )
-        )
     orders = pd.DataFrame(
         {
             "Order": ids,
@@ -585,9 +597,9 @@ def _planned_orders(
             }
         )
         orders = pd.concat([firm_rows_frame, orders], ignore_index=True)
-    return orders.sort_values(["Item", "Site", "Due", "Order"], kind="stable").reset_index(
-        drop=True
-    )
+        record = np.concatenate([firm_rows, r])
+        orders = orders.iloc[np.lexsort((orders["Due"].to_numpy(), record))]
+    return orders.reset_index(drop=True)
 
 
 def _receipt_exceptions(

@@ -24,6 +24,11 @@ from sheetloop.solver.mrp import MrpResult
 
 SAFETY_STOCK = "(safety stock)"
 LOT_EXCESS = "(lot excess)"
+OTHER_DEMANDS = "(other demands)"
+#: Demands listed per order; the rest are summed into one "(other demands)" row. Shared
+#: components deep in a BOM serve thousands of end-item orders: listing every one would
+#: grow the table with the product of the fan-outs of all levels.
+MAX_DEMANDS_PER_ORDER = 20
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -93,9 +98,9 @@ def peg(
     dem["Tier"] = tier.to_numpy(float) if len(dem) else []
     dem = _consume_forecast(dem)
     dem = dem.sort_values(["Bucket", "Tier", "Demand"], kind="stable").reset_index(drop=True)
-    targets = [*dem["Demand"].astype(str).tolist(), SAFETY_STOCK, LOT_EXCESS]
+    targets = [*dem["Demand"].astype(str).tolist(), SAFETY_STOCK, LOT_EXCESS, OTHER_DEMANDS]
     n_targets = len(targets)
-    ss_target, excess_target = n_targets - 2, n_targets - 1
+    ss_target, excess_target, other_target = n_targets - 3, n_targets - 2, n_targets - 1
     dem_rec = rec_index.get_indexer(
         pd.MultiIndex.from_arrays([dem["Item"].astype(str), dem["Site"].astype(str)])
     )
@@ -195,7 +200,9 @@ def peg(
         parent_good = np.asarray(pegged.sum(axis=1)).ravel()
         scale = np.divide(1.0, parent_good, out=np.zeros_like(parent_good), where=parent_good > EPS)
         fractions = sp.diags(scale) @ pegged
-        level_pegged = direct_matrix + via @ fractions
+        level_pegged = _keep_largest(
+            direct_matrix + via @ fractions, MAX_DEMANDS_PER_ORDER, other_target
+        )
         # Whatever of an order no requirement took is lot excess.
         taken = np.asarray(level_pegged.sum(axis=1)).ravel()
         left = np.where(rec_mask[order_rec], good - taken, 0.0)
@@ -223,6 +230,37 @@ def peg(
     )
 
 
+def _keep_largest(matrix: sp.csr_matrix, keep: int, other: int) -> sp.csr_matrix:
+    """Per row, the ``keep`` largest entries; the rest summed into column ``other``."""
+    matrix = matrix.tocsr()
+    counts = np.diff(matrix.indptr)
+    heavy = np.flatnonzero(counts > keep)
+    if not heavy.size:
+        return matrix
+    light_rows = np.ones(matrix.shape[0], dtype=bool)
+    light_rows[heavy] = False
+    light = sp.diags(light_rows.astype(np.float64)) @ matrix
+    sub = matrix[heavy].tocoo()
+    # Within each heavy row, rank entries by size: sort by size, then stably by row.
+    by_size = np.argsort(-sub.data, kind="stable")
+    order = by_size[np.argsort(sub.row[by_size], kind="stable")]
+    rows, cols, data = sub.row[order], sub.col[order], sub.data[order]
+    rank = np.arange(len(rows)) - np.searchsorted(rows, rows, side="left")
+    kept = (rank < keep) & (cols != other)
+    rest = np.bincount(rows[~kept], weights=data[~kept], minlength=len(heavy))
+    pruned = sp.csr_matrix(
+        (
+            np.concatenate([data[kept], rest]),
+            (
+                np.concatenate([heavy[rows[kept]], heavy]),
+                np.concatenate([cols[kept], np.full(len(heavy), other)]),
+            ),
+        ),
+        shape=matrix.shape,
+    )
+    return (light + pruned).tocsr()
+
+
 def _consume_forecast(dem: pd.DataFrame) -> pd.DataFrame:
     """Forecast only pegs what orders of its bucket did not consume (max(orders, forecast))."""
     if not len(dem) or "Kind" not in dem:
@@ -240,6 +278,7 @@ def _consume_forecast(dem: pd.DataFrame) -> pd.DataFrame:
         where=forecast.to_numpy() > 0,
     )
     out = dem.copy()
+    out["Qty"] = out["Qty"].astype(np.float64)
     out.loc[is_fc, "Qty"] = (dem["Qty"] * share)[is_fc]
     return out[out["Qty"] > EPS]
 
@@ -250,7 +289,7 @@ def pegged_to(
     """A short summary per order: its first demands, then "+N more" (never over a cell)."""
     if pegging.empty:
         return [""] * len(orders)
-    real = pegging[~pegging["Demand"].isin([SAFETY_STOCK, LOT_EXCESS])]
+    real = pegging[~pegging["Demand"].isin([SAFETY_STOCK, LOT_EXCESS, OTHER_DEMANDS])]
     grouped = real.groupby("Order", sort=False)["Demand"].apply(list).to_dict()
     out = []
     for order in orders.tolist():
