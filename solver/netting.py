@@ -54,37 +54,42 @@ class NettingResult:
 def net(inp: NettingInput) -> NettingResult:
     """Net every record over every bucket (see the module docstring)."""
     n, periods = inp.gross.shape
-    flow = inp.scheduled + inp.firm - inp.gross
-    cumulative = np.cumsum(flow, axis=1)
-    net_req = np.zeros((n, periods))
-    good = np.zeros((n, periods))
-    qty = np.zeros((n, periods))
-    poh = np.zeros((n, periods))
+    # Work bucket-major: each step reads and writes one contiguous row per array.
+    flow = np.ascontiguousarray((inp.scheduled + inp.firm - inp.gross).T)
+    cumulative = np.cumsum(flow, axis=0)
+    cover = np.ascontiguousarray(inp.cover.T)
+    net_req = np.zeros((periods, n))
+    good = np.zeros((periods, n))
+    qty = np.zeros((periods, n))
+    poh = np.zeros((periods, n))
     level = inp.on_hand.astype(np.float64).copy()
     has_lots = np.isfinite(inp.lot_size) & (inp.lot_size > 0)
-    rows_all = np.arange(n)
+    any_cover = bool((cover > 1).any())
     for t in range(periods):
-        available = level + flow[:, t]
+        available = level + flow[t]
         short = inp.safety_stock - available
         idx = np.flatnonzero(short > EPS)
         if idx.size:
             need = short[idx]
-            # Cover the span's later requirements too (POQ, dynamic rules): enough that
-            # the span's last bucket still ends at safety stock.
-            span_end = np.minimum(t + inp.cover[idx, t] - 1, periods - 1)
-            later = cumulative[idx, span_end] - cumulative[idx, t]
-            amount = np.maximum(need, need - later)
+            amount = need
+            if any_cover:
+                # Cover the span's later requirements too (POQ, dynamic rules): enough
+                # that the span's last bucket still ends at safety stock.
+                span_end = np.minimum(t + cover[t, idx] - 1, periods - 1)
+                later = cumulative[span_end, idx] - cumulative[t, idx]
+                amount = np.maximum(need, need - later)
             lots = has_lots[idx]
             if lots.any():
+                amount = amount.copy()
                 amount[lots] = lots_covering(amount[lots], inp.lot_size[idx][lots])
             ordered = order_quantity(
                 amount, inp.scrap_pct[idx], inp.min_qty[idx], inp.multiple[idx]
             )
             received = ordered * (1.0 - inp.scrap_pct[idx] / 100.0)
-            net_req[idx, t] = need
-            qty[idx, t] = ordered
-            good[idx, t] = received
+            net_req[t, idx] = need
+            qty[t, idx] = ordered
+            good[t, idx] = received
             available[idx] += received
-        poh[rows_all, t] = available
+        poh[t] = available
         level = available
-    return NettingResult(net_req, good, qty, poh)
+    return NettingResult(net_req.T.copy(), good.T.copy(), qty.T.copy(), poh.T.copy())

@@ -77,7 +77,9 @@ _READ_SIZE = 1024**2
 _INFLATE_SIZE = 4 * 1024**2
 _OVERLAP = 256  # bytes kept between scanned chunks: longer than any pattern's context
 _CD_BYTES_PER_ENTRY = 1024  # a generous central-directory record (46 bytes + name + extras)
-_DECLARED_ENCODINGS = {
+_UTF16_NAMES = {"utf-16", "utf-16le", "utf-16be", "utf-16-le", "utf-16-be"}
+# Encodings in which markup is plain ASCII, so that byte patterns can read it.
+_ENCODINGS = {
     "utf-8",
     "utf8",
     "us-ascii",
@@ -104,11 +106,12 @@ def check_book_file(
 ) -> None:
     """Refuse ``path`` unless it is a workbook package that is safe to read and edit.
 
-    Reads only bounded amounts and never keeps more than a few MiB of any part in memory;
-    every part is inflated once (twice for a sheet written in an unusual way). The cell
-    extent is measured for the sheets named in ``sheets_to_read`` (as in xl/workbook.xml),
-    or for every sheet when it is None. Raises `BookUnreadableError` (exit 2) whose message
-    names the file, the problem and what to do.
+    Reads only bounded amounts and keeps at most a few MiB of a part in memory (up to
+    ``limits.max_index_part_bytes`` of xl/workbook.xml and its relationships, which are
+    parsed); every part is inflated once, a sheet written in an unusual way up to three
+    times. The cell extent is measured for the sheets named in ``sheets_to_read`` (as in
+    xl/workbook.xml), or for every sheet when it is None. Raises `BookUnreadableError`
+    (exit 2) whose message names the file, the problem and what to do.
     """
     size = _check_path(path)
     try:
@@ -168,6 +171,7 @@ class _Root:
 
     qname: bytes
     attributes: bytes
+    utf16: bool = False
 
     @property
     def local(self) -> str:
@@ -200,12 +204,8 @@ class _Inspection:
         self._check_is_workbook(parts)
         done = self._map_sheets(parts, sheets_to_read)
         for entry in entries:
-            if entry.key in done:
-                continue
-            if entry.key.endswith(_XML_SUFFIXES):
-                self._check_xml_part(entry)
-            else:
-                collections.deque(self._inflate(entry), maxlen=0)
+            if entry.key not in done:
+                self._check_part(entry)
 
     # --- what kind of file --------------------------------------------------------------------
 
@@ -436,9 +436,16 @@ class _Inspection:
 
     # --- XML parts ----------------------------------------------------------------------------
 
-    def _check_xml_part(self, entry: _Entry) -> None:
+    def _check_part(self, entry: _Entry) -> None:
+        """Inflate a part; measure it if it is a sheet or a table.
+
+        Parts named as XML, and sheets however named (calamine parses whatever a sheet's
+        relationship points to), must pass the prolog checks. Any other part is still
+        sniffed for a sheet or table root, which calamine would read whatever its name.
+        """
+        strict = entry.key.endswith(_XML_SUFFIXES) or entry.key in self.part_to_sheet
         chunks = self._inflate(entry)
-        head, root = self._prolog(entry, chunks)
+        head, root = self._prolog(entry, chunks, strict=strict)
         stream = chain((head,), chunks)
         if root is not None:
             if entry.key in self.selected or (
@@ -451,8 +458,13 @@ class _Inspection:
                 self._check_table(entry, root)
         collections.deque(stream, maxlen=0)
 
-    def _prolog(self, entry: _Entry, chunks: Iterator[bytes]) -> tuple[bytes, _Root | None]:
-        """Read up to the root element; refuse a DTD, a foreign encoding or a non-XML part."""
+    def _prolog(
+        self, entry: _Entry, chunks: Iterator[bytes], *, strict: bool = True
+    ) -> tuple[bytes, _Root | None]:
+        """Read up to the root element; refuse a DTD, a foreign encoding or a non-XML part.
+
+        Not ``strict``, a part that is not XML is simply not one: its root is None.
+        """
         limit = self.limits.max_prolog_bytes
         head = b""
         for chunk in chunks:
@@ -462,6 +474,8 @@ class _Inspection:
         verdict = _read_prolog(head[:limit], complete=len(head) < limit, limit=limit)
         if isinstance(verdict, _Root) or verdict is None:
             return head, verdict
+        if not strict:
+            return head, None
         self.refuse(f"part {entry.name} {verdict}")
 
     def _check_table(self, entry: _Entry, root: _Root) -> None:
@@ -481,7 +495,10 @@ class _Inspection:
         max_cells = self.limits.max_cells
         box: _Box | str | None
         try:
-            box = _scan_cells_fast(stream, cell_tag, max_cells, use_hint=True)
+            if root.utf16:
+                box = _scan_cells_exact(stream, max_cells)
+            else:
+                box = _scan_cells_fast(stream, cell_tag, max_cells, use_hint=True)
             if box == _HINT_FAILED:
                 box = _scan_cells_fast(self._inflate(entry), cell_tag, max_cells, use_hint=False)
             if box == _NEEDS_EXACT:
@@ -644,10 +661,14 @@ _ENCODING = re.compile(rb"""\sencoding\s*=\s*["']([^"']*)["']""")
 def _read_prolog(head: bytes, *, complete: bool, limit: int) -> _Root | str | None:
     """The root element's start tag, None if the part has no element, or what is wrong.
 
-    ``complete`` says that ``head`` is the whole part rather than its first bytes.
+    ``complete`` says that ``head`` is the whole part rather than its first bytes. A UTF-16
+    part (Office writes some customXml items so) is read as the UTF-8 it transcodes to.
     """
-    if head[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in head[:4]:
-        return _foreign_encoding("UTF-16 or UTF-32")
+    utf16 = _utf16_codec(head)
+    if utf16 is not None:
+        head = head[: len(head) // 2 * 2].decode(utf16, "replace").encode()
+    elif b"\x00" in head[:4]:
+        return _foreign_encoding("UTF-32")  # or binary data: either way not Office XML
     at = 3 if head.startswith(b"\xef\xbb\xbf") else 0
     end = len(head)
     too_long = (
@@ -666,8 +687,9 @@ def _read_prolog(head: bytes, *, complete: bool, limit: int) -> _Root | str | No
                 return too_long if not complete else f"is not well-formed XML. {_RESAVE}"
             declaration = head[at : close + 2]
             found = _ENCODING.search(declaration) if declaration[2:5] == b"xml" else None
-            if found and found[1].decode("latin-1").lower() not in _DECLARED_ENCODINGS:
-                return _foreign_encoding(found[1].decode("latin-1"))
+            declared = found[1].decode("latin-1") if found else None
+            if declared and declared.lower() not in (_UTF16_NAMES if utf16 else _ENCODINGS):
+                return _foreign_encoding(declared)
             at = close + 2
         elif head.startswith(b"<!--", at):
             close = head.find(b"-->", at + 4)
@@ -686,7 +708,20 @@ def _read_prolog(head: bytes, *, complete: bool, limit: int) -> _Root | str | No
             tag = _START_TAG.match(head, at)
             if tag is None:
                 return too_long if not complete else f"is not well-formed XML. {_RESAVE}"
-            return _Root(tag[1], tag[2])
+            return _Root(tag[1], tag[2], utf16=utf16 is not None)
+
+
+def _utf16_codec(head: bytes) -> str | None:
+    """The codec of a UTF-16 part, told by its byte-order mark or by how "<" is spelled."""
+    if head[:4] in (b"\xff\xfe\x00\x00", b"\x00\x00\xfe\xff"):
+        return None  # UTF-32
+    if head.startswith((b"\xff\xfe", b"\xfe\xff")):
+        return "utf-16"
+    if head.startswith(b"<\x00") and head[2:4] != b"\x00\x00":
+        return "utf-16-le"
+    if head.startswith(b"\x00<"):
+        return "utf-16-be"
+    return None
 
 
 def _attributes(raw: bytes) -> dict[bytes, bytes]:
@@ -694,7 +729,10 @@ def _attributes(raw: bytes) -> dict[bytes, bytes]:
 
 
 def _foreign_encoding(name: str) -> str:
-    return f"is encoded as {name}; sheetloop reads only UTF-8 XML, as Excel writes it. {_RESAVE}"
+    return (
+        f"is declared as {name}; sheetloop reads XML only in UTF-8 or UTF-16, as Office "
+        f"writes it. {_RESAVE}"
+    )
 
 
 # --- cell references --------------------------------------------------------------------------

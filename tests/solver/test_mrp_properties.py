@@ -12,6 +12,7 @@ import pandas as pd
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from support.mrp_reference import reference_plan
 
 from sheetloop.solver.buckets import Calendar
 from sheetloop.solver.mrp import MrpResult, plan
@@ -106,70 +107,11 @@ def run(net: Network) -> MrpResult:
     )
 
 
-def reference_plan(net: Network) -> dict[str, dict[str, list[float]]]:
-    """The textbook procedure, one item and one bucket at a time (period buckets)."""
-    items = net.items.set_index("Item")
-    order = _topological(list(items.index), net.bom)
-    gross = {i: [0.0] * T for i in items.index}
-    for d in net.demand.itertuples():
-        gross[d.Item][max(int(d.Due) - 1, 0)] += d.Qty
-    out: dict[str, dict[str, list[float]]] = {}
-    for item in order:
-        p = items.loc[item]
-        sched = [0.0] * T
-        for r in net.receipts[net.receipts["Item"] == item].itertuples():
-            sched[int(r.Due) - 1] += r.Qty
-        poh = float(net.inventory.set_index("Item").loc[item, "On Hand"])
-        good_share = 1 - p["Assembly Scrap %"] / 100
-        receipts, qtys, ohs = [0.0] * T, [0.0] * T, [0.0] * T
-        for t in range(T):
-            available = poh + sched[t] - gross[item][t]
-            need = p["Safety Stock"] - available
-            if need > 1e-9:
-                amount = need
-                if p["Lot Rule"] == "POQ":
-                    end = min(t + int(p["POQ Periods"]) - 1, T - 1)
-                    later = sum(sched[k] - gross[item][k] for k in range(t + 1, end + 1))
-                    amount = max(need, need - later)
-                if p["Lot Rule"] == "FOQ":
-                    amount = math.ceil(amount / p["Lot Size"] - 1e-9) * p["Lot Size"]
-                qty = max(amount / good_share, p["Min Order Qty"])
-                if not math.isnan(p["Order Multiple"]):
-                    qty = math.ceil(qty / p["Order Multiple"] - 1e-9) * p["Order Multiple"]
-                qtys[t] = qty
-                receipts[t] = qty * good_share
-                available += receipts[t]
-            ohs[t] = available
-            poh = available
-        releases = [0.0] * T
-        for t in range(T):
-            releases[max(t - int(p["Lead Time"]), 0)] += qtys[t]
-        for e in net.bom[net.bom["Parent"] == item].itertuples():
-            per = e._3 * (1 + e._4 / 100)
-            for t in range(T):
-                gross[e.Component][t] += releases[t] * per
-        out[item] = {
-            "receipts": receipts,
-            "releases": releases,
-            "on_hand": ohs,
-            "gross": gross[item],
-        }
-    return out
-
-
-def _topological(items: list[str], bom: pd.DataFrame) -> list[str]:
-    level = dict.fromkeys(items, 0)
-    for _ in items:
-        for e in bom.itertuples():
-            level[e.Component] = max(level[e.Component], level[e.Parent] + 1)
-    return sorted(items, key=lambda i: level[i])
-
-
 @settings(max_examples=120, deadline=None)
 @given(networks())
 def test_the_vectorised_engine_equals_the_simple_reference(net: Network):
     result = run(net)
-    expected = reference_plan(net)
+    expected = reference_plan(net.items, net.bom, net.inventory, net.receipts, net.demand, T)
     for k, item in enumerate(result.records["Item"]):
         for name, array in (
             ("receipts", result.receipts),
@@ -228,4 +170,4 @@ def test_pegged_quantities_and_marked_excess_sum_to_each_orders_good_quantity(ne
     pegging = peg(result)
     totals = pegging.groupby("Order")["Qty"].sum()
     for o in result.planned_orders.itertuples():
-        assert totals.get(o.Order, 0.0) == pytest.approx(o._8, abs=1e-6)
+        assert totals.get(o.Order, 0.0) == pytest.approx(o._8, abs=1e-4)  # rows rounded to 1e-6

@@ -7,12 +7,18 @@ and the problem, come within seconds, and leave the file's bytes untouched.
 from __future__ import annotations
 
 import hashlib
+import io
 import struct
+import tempfile
 import time
+import xml.etree.ElementTree as ET
 import zipfile
+from collections.abc import Mapping
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from python_calamine import CalamineWorkbook
 
 from sheetloop.errors import BookUnreadableError
@@ -108,7 +114,7 @@ def write_book(
     path: Path,
     sheets: dict[str, str] | None = None,
     *,
-    extra: dict[str, str | bytes] | None = None,
+    extra: Mapping[str, str | bytes] | None = None,
     omit: tuple[str, ...] = (),
     compression: int = zipfile.ZIP_DEFLATED,
 ) -> Path:
@@ -364,18 +370,34 @@ def test_a_dtd_before_the_root_element_of_any_xml_part_is_refused(
     refused(book, part, "DTD", what, "entity")
 
 
-@pytest.mark.parametrize(
-    ("data", "named"),
-    [
-        (SMALL_SHEET.replace("UTF-8", "UTF-16").encode("utf-16"), "UTF-16"),
-        (SMALL_SHEET.replace("UTF-8", "UTF-7").encode(), "UTF-7"),
-    ],
-    ids=["utf-16", "utf-7"],
-)
-def test_xml_parts_not_in_utf8_are_refused(tmp_path: Path, data: bytes, named: str) -> None:
-    # A DTD spelled in another encoding would slip past a byte-level check.
-    book = write_book(tmp_path / "encoded.xlsx", extra={"xl/worksheets/sheet1.xml": data})
-    refused(book, "xl/worksheets/sheet1.xml", named, "UTF-8")
+def test_a_dtd_in_a_utf16_part_is_found_too(tmp_path: Path) -> None:
+    parts = package_parts({"Data": SMALL_SHEET})
+    body = str(parts["xl/workbook.xml"]).removeprefix(DECLARATION)
+    prolog = EXTERNAL_ENTITY.replace('version="1.0"', 'version="1.0" encoding="UTF-16"')
+    parts["xl/workbook.xml"] = (prolog + body).encode("utf-16")
+    book = write_zip(tmp_path / "wide.xlsx", parts)
+    refused(book, "xl/workbook.xml", "DTD")
+
+
+@pytest.mark.parametrize("codec", ["utf-16", "utf-16-le"], ids=["with-bom", "without-bom"])
+def test_utf16_sheets_are_measured_like_any_other(tmp_path: Path, codec: str) -> None:
+    def utf16(xml: str) -> bytes:
+        return xml.replace("UTF-8", "UTF-16").encode(codec)
+
+    sane = write_book(
+        tmp_path / "sane.xlsx", extra={"xl/worksheets/sheet1.xml": utf16(SMALL_SHEET)}
+    )
+    passes(sane)
+    far = utf16(sheet_xml(corner_rows()))
+    book = write_book(tmp_path / "far.xlsx", extra={"xl/worksheets/sheet1.xml": far})
+    refused(book, "sheet 'Data'", "XFD1048576")
+
+
+def test_xml_in_an_encoding_that_disguises_markup_is_refused(tmp_path: Path) -> None:
+    # In UTF-7 "<!DOCTYPE" can be spelled without a single "<" byte.
+    utf7 = SMALL_SHEET.replace("UTF-8", "UTF-7").encode()
+    book = write_book(tmp_path / "utf7.xlsx", extra={"xl/worksheets/sheet1.xml": utf7})
+    refused(book, "xl/worksheets/sheet1.xml", "UTF-7", "UTF-8 or UTF-16")
 
 
 # --- absurd dimensions ------------------------------------------------------------------------
@@ -455,6 +477,16 @@ def test_a_stray_cell_after_megabytes_of_real_data_is_found(
     refused(book, "sheet 'Plan'", "XFD1048576")
 
 
+def test_a_sheet_stored_under_another_extension_is_still_measured(tmp_path: Path) -> None:
+    # calamine parses whatever the sheet's relationship points to, whatever its name.
+    parts = package_parts({"Plan": sheet_xml(corner_rows())})
+    parts["xl/worksheets/sheet1.dat"] = parts.pop("xl/worksheets/sheet1.xml")
+    rels = str(parts["xl/_rels/workbook.xml.rels"]).replace("sheet1.xml", "sheet1.dat")
+    parts["xl/_rels/workbook.xml.rels"] = rels
+    book = write_zip(tmp_path / "renamed.xlsx", parts)
+    refused(book, "sheet 'Plan'", "sheet1.dat")
+
+
 def test_a_table_covering_an_absurd_range_is_refused(tmp_path: Path) -> None:
     book = write_book(
         tmp_path / "table.xlsx", extra={"xl/tables/table1.xml": table_xml("C3:XFD1048576")}
@@ -523,3 +555,145 @@ def test_the_order_of_parts_in_the_zip_does_not_matter(tmp_path: Path) -> None:
         assert z.namelist()[0] == "xl/worksheets/sheet2.xml"
     refused(book, "sheet 'Plan'")
     passes(book, sheets_to_read=["Data"])
+
+
+# --- however a sheet is written, its true extent decides ------------------------------------
+
+ROWS_NEAR = [1, 2, 3]
+ROWS_FAR = [1_048_574, 1_048_576]
+COLS_NEAR = [1, 2, 3]
+COLS_FAR = [16_382, 16_384]
+SPELLINGS = {
+    "plain": '<c r="{ref}"',
+    "lower": '<c r="{lower}"',
+    "quotes": "<c r='{ref}'",
+    "spaces": '<c r = "{ref}"',
+    "tab": '<c\tr="{ref}"',
+    "r-last": '<c s="1" r="{ref}"',
+    "prefix": '<x:c r="{ref}"',
+    "no-r": "<c",
+}
+
+
+def column_name(number: int) -> str:
+    name = ""
+    while number > 0:
+        number, rest = divmod(number - 1, 26)
+        name = chr(65 + rest) + name
+    return name
+
+
+cells_strategy = st.lists(
+    st.tuples(
+        st.sampled_from(ROWS_NEAR + ROWS_FAR),
+        st.sampled_from(COLS_NEAR + COLS_FAR),
+        st.sampled_from(sorted(SPELLINGS)),
+        st.booleans(),  # written empty (<c .../>)
+        st.booleans(),  # its row element carries r
+    ),
+    min_size=1,
+    max_size=6,
+)
+
+
+def written_sheet(cells: list[tuple[int, int, str, bool, bool]], dimension: str | None) -> str:
+    rows = []
+    for row, col, spelling, empty, row_has_r in cells:
+        ref = f"{column_name(col)}{row}"
+        tag = SPELLINGS[spelling].format(ref=ref, lower=ref.lower())
+        end = "/" if empty else ""
+        body = "" if empty else ("<x:v>1</x:v></x:c>" if spelling == "prefix" else "<v>1</v></c>")
+        row_start = f'<row r="{row}">' if row_has_r else "<row>"
+        rows.append(f"{row_start}{tag}{end}>{body}</row>")
+    dim = f'<dimension ref="{dimension}"/>' if dimension else ""
+    return (
+        f'{DECLARATION}<worksheet xmlns="{MAIN_NS}" xmlns:x="{MAIN_NS}">{dim}'
+        f"<sheetData>{''.join(rows)}</sheetData></worksheet>"
+    )
+
+
+def calamine_extent(xml: str) -> tuple[int, int, int, int] | None:
+    """Where calamine puts each cell (its rules, on ElementTree): the block they span.
+
+    Measured on python-calamine 0.9.1: a cell without r goes one column right of the
+    previous cell, in the row after the previous row element (or the row its r names).
+    """
+    row = col = 0
+    spots = []
+    for event, el in ET.iterparse(io.BytesIO(xml.encode()), events=("start", "end")):
+        local = el.tag.rpartition("}")[2]
+        if local == "row" and event == "start" and "r" in el.attrib:
+            row = int(el.attrib["r"]) - 1
+        elif local == "row" and event == "end":
+            row, col = row + 1, 0
+        elif local == "c" and event == "start":
+            ref = el.attrib.get("r")
+            if ref is None:
+                spots.append((row + 1, col + 1))
+            else:  # a reference moves the column cursor, never the row one
+                letters = ref.rstrip("0123456789").upper()
+                col = sum(26**i * (ord(ch) - 64) for i, ch in enumerate(reversed(letters))) - 1
+                spots.append((int(ref[len(letters) :]), col + 1))
+            col += 1
+    if not spots:
+        return None
+    rows, cols = [r for r, _ in spots], [c for _, c in spots]
+    return min(rows), min(cols), max(rows), max(cols)
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    cells=cells_strategy,
+    dimension=st.sampled_from([None, "A1", "A1:C3", "A1:XFD1048576"]),
+    max_cells=st.sampled_from([9, 5_000, 50_000_000]),
+)
+def test_the_guard_refuses_exactly_the_sheets_whose_cells_span_too_much(
+    cells: list[tuple[int, int, str, bool, bool]], dimension: str | None, max_cells: int
+) -> None:
+    xml = written_sheet(cells, dimension)
+    extent = calamine_extent(xml)
+    if extent is None:
+        too_much = False
+    else:
+        top, left, bottom, right = extent
+        off_grid = bottom > 1_048_576 or right > 16_384
+        too_much = off_grid or (bottom - top + 1) * (right - left + 1) > max_cells
+    with tempfile.TemporaryDirectory() as folder:
+        book = write_book(Path(folder) / "drawn.xlsx", {"Plan": xml})
+        try:
+            check_book_file(book, limits=GuardLimits(max_cells=max_cells))
+        except BookUnreadableError as exc:
+            assert too_much, f"refused a sheet spanning {extent}: {exc}"
+            assert "sheet 'Plan'" in str(exc)
+        else:
+            assert not too_much, f"passed a sheet spanning {extent}"
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    cells=st.lists(
+        st.tuples(
+            st.sampled_from(ROWS_NEAR),
+            st.sampled_from(COLS_NEAR),
+            st.sampled_from(sorted(SPELLINGS)),
+            st.just(False),  # only cells with values: calamine's extent ignores empty ones
+            st.booleans(),
+        ),
+        min_size=1,
+        max_size=6,
+    )
+)
+def test_the_extent_above_is_where_calamine_really_puts_the_cells(
+    cells: list[tuple[int, int, str, bool, bool]],
+) -> None:
+    # Keeps the oracle honest; near cells only, so a wrong oracle cannot make calamine
+    # allocate much.
+    xml = written_sheet(cells, None)
+    extent = calamine_extent(xml)
+    assert extent is not None
+    top, left, bottom, right = extent
+    with tempfile.TemporaryDirectory() as folder:
+        book = write_book(Path(folder) / "drawn.xlsx", {"Plan": xml})
+        sheet = CalamineWorkbook.from_path(str(book)).get_sheet_by_name("Plan")
+        assert sheet.start == (top - 1, left - 1)
+        assert sheet.end == (bottom - 1, right - 1)
