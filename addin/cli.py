@@ -135,6 +135,12 @@ def _dispatch(args: argparse.Namespace) -> commands.Outcome:
         return commands.check(book)
     if args.command == "plan":
         return commands.plan(book, _path(args.out), _path(args.export))
+    if args.command == "run":
+        # A sequence: each step saves on its own; the first failing step ends it.
+        first = commands.plan(book, _path(args.out))
+        _report(first)
+        target = _path(args.out) or book
+        return commands.not_yet("allocate", target)
     return commands.not_yet(args.command, book)
 
 
@@ -179,11 +185,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return INTERNAL_ERROR
+    _report(outcome)
+    return 0
+
+
+def _report(outcome: commands.Outcome) -> None:
     for warning in outcome.warnings:
         print(warning, file=sys.stderr)
     for line in outcome.lines:
         print(line)
-    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -15,7 +15,7 @@ from pathlib import Path
 from sheetloop.addin.planning import plan_book
 from sheetloop.errors import InvalidDataError, SheetloopError, UsageError
 from sheetloop.solver.buckets import monday_of_this_week
-from sheetloop.workbooks.csv_export import export_csv
+from sheetloop.workbooks.csv_export import export_csv, fit_to_sheet
 from sheetloop.workbooks.demo_data import demo_company, synthetic_company
 from sheetloop.workbooks.file_book import FileBook
 from sheetloop.workbooks.problems import Problem
@@ -25,6 +25,9 @@ from sheetloop.workbooks.template import init_book
 from sheetloop.workbooks.validation import LoadedBook, load_book
 
 Report = Callable[[str], None]
+
+#: Data rows an output table may have on a sheet: Excel's rows less a header and a note.
+SHEET_ROWS = 1_048_576 - 3
 
 
 class NotAvailableError(SheetloopError):
@@ -116,9 +119,9 @@ def demo(
         f"{len(t['Receipts'])} open receipts; horizon {loaded.settings.periods} "
         f"{loaded.settings.bucket}s from {loaded.settings.calendar.start.isoformat()}"
     )
-    lines.append(
-        "planning (MRP) and allocation are not in this release yet: the workbook is ready for them"
-    )
+    planned = plan(path)
+    lines += [line for line in planned.lines if not line.startswith("wrote ")]
+    lines.append("allocation is not in this release yet: the workbook is ready for it")
     return Outcome(lines, loaded.warnings)
 
 
@@ -129,13 +132,18 @@ def plan(path: Path, out: Path | None = None, export: Path | None = None) -> Out
         book = FileBook.open(path)
         loaded = validated(book, "plan")
         outputs = plan_book(book, loaded)
+        overflow = export or target.parent / f"{target.stem}-export"
+        notes = []
         for write in outputs.writes:
-            book.replace_table(write)
+            fitted, message = fit_to_sheet(write, overflow, SHEET_ROWS)
+            book.replace_table(fitted)
+            if message:
+                notes.append(message)
         book.append_rows(RUN_LOG, outputs.run_log)
         if export is not None:
             export_csv(export, outputs.writes)
         book.save(None if target == path else target)
-    lines = [*outputs.summary, f"wrote {target}"]
+    lines = [*outputs.summary, *notes, f"wrote {target}"]
     if export is not None:
         lines.append(f"exported every output as CSV to {export}")
     return Outcome(lines, loaded.warnings)

@@ -185,7 +185,8 @@ def plan(
         )
 
     gross = np.zeros((n, periods))
-    _gross_with_forecast(gross, dem, rows_of)
+    dem = consume_forecast(dem, calendar)
+    _add_gross(gross, dem, rows_of)
     scheduled = np.zeros((n, periods))
     np.add.at(
         scheduled, (rows_of(rec), rec["Bucket"].to_numpy(np.int64)), rec["Qty"].to_numpy(np.float64)
@@ -316,27 +317,40 @@ def _bucketed(frame: pd.DataFrame, column: str, calendar: Calendar) -> pd.DataFr
     return out[valid] if column != "Release" else out
 
 
-def _gross_with_forecast(gross: FloatArray, dem: pd.DataFrame, rows_of: object) -> None:
-    """Forecast is consumed by orders of the same item, site and bucket: the bucket's gross
-    requirement is max(orders, forecast)."""
+def consume_forecast(dem: pd.DataFrame, calendar: Calendar) -> pd.DataFrame:
+    """Demand with forecast reduced to what orders did not consume.
+
+    Forecast is consumed by orders of the same item, site and bucket, so a bucket's gross
+    requirement is max(orders, forecast). With day buckets an ISO week's orders consume
+    that week's forecast from its earliest day on."""
+    if not len(dem):
+        return dem
+    out = dem.copy()
+    out["Qty"] = out["Qty"].astype(np.float64)
+    is_fc = (out["Kind"] == "forecast").to_numpy()
+    if not is_fc.any():
+        return out
+    if calendar.bucket == "day":
+        day = np.datetime64(calendar.start, "D") + out["Bucket"].to_numpy(np.int64)
+        out["_period"] = (day - np.datetime64("2001-01-01", "D")).astype(np.int64) // 7
+    else:
+        out["_period"] = out["Bucket"]
+    key = ["Item", "Site", "_period"]
+    orders = out["Qty"].where(~is_fc, 0.0).groupby([out[k] for k in key]).transform("sum")
+    fc = out[is_fc].sort_values([*key, "Bucket"], kind="stable")
+    cumulative = fc.groupby(key)["Qty"].cumsum()
+    left = np.clip(cumulative - orders[fc.index], 0, fc["Qty"])
+    out.loc[fc.index, "Qty"] = left.to_numpy(float)
+    out = out.drop(columns="_period")
+    return out[~is_fc | (out["Qty"] > EPS).to_numpy()]
+
+
+def _add_gross(gross: FloatArray, dem: pd.DataFrame, rows_of: object) -> None:
+    """Independent demand (already consumed) into the gross requirements."""
     if not len(dem):
         return
-    grouped = dem.groupby(["Item", "Site", "Bucket", "Kind"], as_index=False)["Qty"].sum()
-    wide = grouped.pivot_table(
-        index=["Item", "Site", "Bucket"],
-        columns="Kind",
-        values="Qty",
-        aggfunc="sum",
-        fill_value=0.0,
-    ).reset_index()
-    orders = wide.get("order", 0.0)
-    forecast = wide.get("forecast", 0.0)
-    amount = np.maximum(
-        np.asarray(orders, dtype=float) * np.ones(len(wide)),
-        np.asarray(forecast, dtype=float) * np.ones(len(wide)),
-    )
-    rows = rows_of(wide)  # type: ignore[operator]
-    np.add.at(gross, (rows, wide["Bucket"].to_numpy(np.int64)), amount)
+    rows = rows_of(dem)  # type: ignore[operator]
+    np.add.at(gross, (rows, dem["Bucket"].to_numpy(np.int64)), dem["Qty"].to_numpy(float))
 
 
 def _parameters(

@@ -96,7 +96,6 @@ def peg(
         else pd.Series(3.0, index=dem.index)
     ).fillna(3.0)
     dem["Tier"] = tier.to_numpy(float) if len(dem) else []
-    dem = _consume_forecast(dem)
     dem = dem.sort_values(["Bucket", "Tier", "Demand"], kind="stable").reset_index(drop=True)
     targets = [*dem["Demand"].astype(str).tolist(), SAFETY_STOCK, LOT_EXCESS, OTHER_DEMANDS]
     n_targets = len(targets)
@@ -259,28 +258,6 @@ def _keep_largest(matrix: sp.csr_matrix, keep: int, other: int) -> sp.csr_matrix
         shape=matrix.shape,
     )
     return (light + pruned).tocsr()
-
-
-def _consume_forecast(dem: pd.DataFrame) -> pd.DataFrame:
-    """Forecast only pegs what orders of its bucket did not consume (max(orders, forecast))."""
-    if not len(dem) or "Kind" not in dem:
-        return dem
-    is_fc = (dem["Kind"] == "forecast").to_numpy()
-    if not is_fc.any():
-        return dem
-    key = [dem["Item"], dem["Site"], dem["Bucket"]]
-    orders = dem["Qty"].where(~is_fc, 0.0).groupby(key).transform("sum")
-    forecast = dem["Qty"].where(is_fc, 0.0).groupby(key).transform("sum")
-    share = np.divide(
-        np.maximum(forecast - orders, 0),
-        forecast,
-        out=np.zeros(len(dem)),
-        where=forecast.to_numpy() > 0,
-    )
-    out = dem.copy()
-    out["Qty"] = out["Qty"].astype(np.float64)
-    out.loc[is_fc, "Qty"] = (dem["Qty"] * share)[is_fc]
-    return out[out["Qty"] > EPS]
 
 
 def pegged_to(

@@ -40,3 +40,24 @@ def export_csv(folder: Path, writes: Iterable[TableWrite]) -> list[Path]:
         )
         paths.append(path)
     return paths
+
+
+def fit_to_sheet(write: TableWrite, folder: Path, max_rows: int) -> tuple[TableWrite, str | None]:
+    """A table that would not fit a sheet: write all of it as CSV into ``folder``, keep the
+    rows that fit, and say so in the sheet's note. Returns the write and the message."""
+    if len(write.frame) <= max_rows:
+        return write, None
+    (path,) = export_csv(folder, [write])
+    total = len(write.frame)
+    message = (
+        f"{write.spec.name} has {total:,} rows, more than a sheet holds: the sheet shows "
+        f"the first {max_rows:,}; all of them are in {path}"
+    )
+    kept = TableWrite(
+        write.spec,
+        write.frame.iloc[:max_rows].reset_index(drop=True),
+        validations=write.validations,
+        sheet=write.sheet,
+        note=message,
+    )
+    return kept, message
