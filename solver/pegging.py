@@ -28,7 +28,7 @@ OTHER_DEMANDS = "(other demands)"
 #: Demands listed per order; the rest are summed into one "(other demands)" row. Shared
 #: components deep in a BOM serve thousands of end-item orders: listing every one would
 #: grow the table with the product of the fan-outs of all levels.
-MAX_DEMANDS_PER_ORDER = 20
+MAX_DEMANDS_PER_ORDER = 10
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -240,9 +240,10 @@ def _keep_largest(matrix: sp.csr_matrix, keep: int, other: int) -> sp.csr_matrix
     light_rows[heavy] = False
     light = sp.diags(light_rows.astype(np.float64)) @ matrix
     sub = matrix[heavy].tocoo()
-    # Within each heavy row, rank entries by size: sort by size, then stably by row.
-    by_size = np.argsort(-sub.data, kind="stable")
-    order = by_size[np.argsort(sub.row[by_size], kind="stable")]
+    # Within each heavy row, rank entries by size with one sort on a combined key: the row
+    # number plus a fraction that falls as the entry grows.
+    key = sub.row + (1.0 - sub.data / (float(sub.data.max()) * (1 + 1e-9)))
+    order = np.argsort(key)
     rows, cols, data = sub.row[order], sub.col[order], sub.data[order]
     rank = np.arange(len(rows)) - np.searchsorted(rows, rows, side="left")
     kept = (rank < keep) & (cols != other)
