@@ -12,6 +12,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from sheetloop import CONTRACT_VERSION
 from sheetloop.addin.planning import plan_book
 from sheetloop.errors import InvalidDataError, SheetloopError, UsageError
 from sheetloop.solver.buckets import monday_of_this_week
@@ -57,6 +58,7 @@ def writing(book: Path, out: Path | None, command: str) -> Iterator[Path]:
 def validated(book: FileBook, command: str, today: dt.date | None = None) -> LoadedBook:
     """Load and check the tables ``command`` uses; raise with every error if any."""
     loaded = load_book(book, command, today=today)
+    loaded.problems += contract_problems(book)
     if loaded.errors:
         raise InvalidDataError(
             f"{book.path.name}: {len(loaded.errors)} problem(s) in the workbook's data; "
@@ -64,6 +66,32 @@ def validated(book: FileBook, command: str, today: dt.date | None = None) -> Loa
             loaded.errors,
         )
     return loaded
+
+
+def contract_problems(book: FileBook) -> list[Problem]:
+    """A book written by a newer sheetloop may hold tables or columns this one does not know:
+    say so (older books are read as they are)."""
+    written = book.state().get("contract_version")
+    if not written:
+        return []
+    try:
+        newer = tuple(int(x) for x in written.split(".")) > tuple(
+            int(x) for x in CONTRACT_VERSION.split(".")
+        )
+    except ValueError:
+        newer = False
+    if not newer:
+        return []
+    return [
+        Problem(
+            "_sheetloop",
+            "B1",
+            f"this book was written by a newer sheetloop (workbook contract {written}; "
+            f"this one knows {CONTRACT_VERSION}): update sheetloop to be sure nothing "
+            "is misread",
+            "warning",
+        )
+    ]
 
 
 def check(path: Path) -> Outcome:

@@ -213,3 +213,37 @@ def test_libreoffice_renders_every_sheet_of_the_demo_and_the_template(
             raw = opened.find_table(sheet) or opened.find_table("SheetloopHelp")
             assert raw is not None
             assert raw.headers[0] in text, f"{sheet} did not render"
+
+
+def test_a_book_from_a_newer_sheetloop_is_read_with_a_warning(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    from sheetloop.workbooks.file_book import FileBook
+
+    path = tmp_path / "plan.xlsx"
+    cli.main(["init", str(path)])
+    book = FileBook.open(path)
+    book.set_state("contract_version", "99.0")
+    book.save()
+    state = FileBook.open(path).state()
+    assert state["contract_version"] != "99.0", "saving records this release's contract"
+    # Simulate a newer writer by editing the record after the save.
+    import re
+    import shutil
+    import zipfile
+
+    tmp = tmp_path / "newer.xlsx"
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as dst:
+        for info in src.infolist():
+            data = src.read(info)
+            if b"contract_version" in data:
+                data = re.sub(
+                    rb"(contract_version</t></is></c><c [^>]*><is><t[^>]*>)[^<]*",
+                    rb"\g<1>99.0",
+                    data,
+                )
+            dst.writestr(info, data)
+    shutil.move(tmp, path)
+    code, _, err = run(["check", str(path)], capsys)
+    assert code == 0
+    assert "written by a newer sheetloop (workbook contract 99.0" in err
