@@ -1,1 +1,1 @@
-"""connectors"""
+"""Sync with external systems (ERP, CRM): not in this release yet."""
