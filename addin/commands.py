@@ -147,6 +147,10 @@ def demo(
         f"{len(t['Receipts'])} open receipts; horizon {loaded.settings.periods} "
         f"{loaded.settings.bucket}s from {loaded.settings.calendar.start.isoformat()}"
     )
+    if items is not None:
+        # A scaled company is for benchmarks: they time plan on it themselves.
+        lines.append(f"plan it with: sheetloop plan {path}")
+        return Outcome(lines, loaded.warnings)
     planned = plan(path)
     lines += [line for line in planned.lines if not line.startswith("wrote ")]
     lines.append("allocation is not in this release yet: the workbook is ready for it")
