@@ -268,10 +268,22 @@ def pegged_to(
     if pegging.empty:
         return [""] * len(orders)
     real = pegging[~pegging["Demand"].isin([SAFETY_STOCK, LOT_EXCESS, OTHER_DEMANDS])]
-    grouped = real.groupby("Order", sort=False)["Demand"].apply(list).to_dict()
-    out = []
-    for order in orders.tolist():
-        ids = grouped.get(order, [])
-        text = ", ".join(ids[:shown]) + (f" +{len(ids) - shown} more" if len(ids) > shown else "")
-        out.append(text[:limit])
-    return out
+    order_codes = pd.Index(orders.astype(str))
+    row_order = order_codes.get_indexer(real["Order"].astype(str))
+    known = row_order >= 0
+    row_order = row_order[known]
+    demands = real["Demand"].to_numpy(object)[known]
+    # Rank each demand within its order (pegging lists an order's demands together).
+    sort = np.argsort(row_order, kind="stable")
+    row_order, demands = row_order[sort], demands[sort]
+    rank = np.arange(len(row_order)) - np.searchsorted(row_order, row_order, side="left")
+    counts = np.bincount(row_order, minlength=len(orders))
+    text = np.full(len(orders), "", dtype=object)
+    for k in range(shown):
+        at = rank == k
+        part = demands[at]
+        target = row_order[at]
+        text[target] = (text[target] + ", " + part) if k else part
+    more = counts > shown
+    text[more] = text[more] + np.array([f" +{n - shown} more" for n in counts[more]], dtype=object)
+    return [t[:limit] for t in text.tolist()]

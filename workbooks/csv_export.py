@@ -29,8 +29,12 @@ def export_csv(folder: Path, writes: Iterable[TableWrite]) -> list[Path]:
         path = folder / f"{write.spec.name}.csv"
         frame = write.frame.copy()
         for column in frame.columns:
-            if frame[column].dtype == object or pd.api.types.is_string_dtype(frame[column]):
-                frame[column] = frame[column].map(neutralise)
+            values = frame[column]
+            if values.dtype == object or pd.api.types.is_string_dtype(values):
+                text = values.astype(object)
+                risky = text.str[:1].isin(_FORMULA_START).fillna(False).to_numpy(bool)
+                if risky.any():
+                    frame[column] = text.where(~risky, "'" + text.astype(str))
         frame.to_csv(
             path,
             index=False,
