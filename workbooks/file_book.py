@@ -18,7 +18,17 @@ import pandas as pd
 from sheetloop import CONTRACT_VERSION, __version__
 from sheetloop.errors import BookUnreadableError, UsageError
 from sheetloop.workbooks.calamine_reader import CalamineReader
+from sheetloop.workbooks.chart_xml import (
+    Chart,
+    TableLayout,
+    anchors,
+    beside,
+    chart_data,
+    chart_xml,
+    level_block,
+)
 from sheetloop.workbooks.coerce import to_code
+from sheetloop.workbooks.drawing_parts import set_charts
 from sheetloop.workbooks.guard import check_book_file
 from sheetloop.workbooks.interface import RawTable, TableWrite
 from sheetloop.workbooks.ooxml import (
@@ -36,7 +46,9 @@ from sheetloop.workbooks.safe_save import atomic_write
 from sheetloop.workbooks.schema import Role, Table, header_key
 from sheetloop.workbooks.sheet_xml import (
     EXCEL_MAX_ROWS,
+    column_formats,
     escape_text,
+    render_chart_sheet,
     render_table_part,
     render_table_sheet,
 )
@@ -220,8 +232,10 @@ class _PackageWriter:
                     "does not own: sheetloop rewrites its output tables on sheets of their own. "
                     f"Delete or rename that table (or move it to a sheet named {spec.name})."
                 )
-            self._render(write, existing.sheet_part, existing.rid, existing.part, existing.id)
             self.owned.add(existing.sheet)
+            self._render(
+                write, existing.sheet, existing.sheet_part, existing.rid, existing.part, existing.id
+            )
             return
         name = write.sheet or spec.sheet
         sheet = self.index.sheet(name)
@@ -237,8 +251,8 @@ class _PackageWriter:
         table_id = max((t.id for t in tables(self.package, self.index)), default=0) + 1
         rid = self._table_rel(sheet.part, table_part)
         ensure_override(self.package, table_part, CT_TABLE)
-        self._render(write, sheet.part, rid, table_part, table_id)
         self.owned.add(sheet.name)
+        self._render(write, sheet.name, sheet.part, rid, table_part, table_id)
 
     def _table_rel(self, sheet_part: str, table_part: str) -> str:
         for rel in read_rels(self.package, sheet_part):
@@ -247,10 +261,38 @@ class _PackageWriter:
         return add_relationship(self.package, sheet_part, REL_TABLE, table_part)
 
     def _render(
-        self, write: TableWrite, sheet_part: str, rid: str, table_part: str, table_id: int
+        self,
+        write: TableWrite,
+        sheet_name: str,
+        sheet_part: str,
+        rid: str,
+        table_part: str,
+        table_id: int,
     ) -> None:
         header_row = 3 if write.note else 1
-        rendered = render_table_sheet(write, self.styles, rid, header_row=header_row)
+        layout = TableLayout(
+            write.spec.name,
+            sheet_name,
+            write.frame,
+            header_row,
+            [f.number_format for f in column_formats(write)],
+        )
+        charts = [d for c in write.charts if (d := chart_data(c, layout)) is not None]
+        apart = write.chart_sheet is not None and (
+            write.chart_sheet.casefold() != sheet_name.casefold()
+        )
+        col, row = beside(layout)
+        drawing_rid, side_cells = self._draw(
+            sheet_name, sheet_part, [] if apart else charts, col, row
+        )
+        rendered = render_table_sheet(
+            write,
+            self.styles,
+            rid,
+            header_row=header_row,
+            drawing_rid=drawing_rid,
+            side_cells=side_cells,
+        )
         self.package.write(sheet_part, rendered.xml)
         self.package.write(
             table_part,
@@ -258,6 +300,43 @@ class _PackageWriter:
                 table_id, write.spec.name, rendered.ref, [str(c) for c in write.frame.columns]
             ),
         )
+        if apart and write.chart_sheet is not None:
+            self._write_chart_sheet(write.chart_sheet, sheet_name, charts)
+
+    def _draw(
+        self, sheet_name: str, sheet_part: str, charts: list[Chart], col: int, row: int
+    ) -> tuple[str | None, dict[int, list[tuple[int, str | float]]]]:
+        """Give a sheet exactly these charts, stacked from (``col``, ``row``), 0-based;
+        returns the ``<drawing>`` relationship id and the cells of the charts' data block."""
+        placed = anchors([c.spec for c in charts], col, row)
+        below = max((a.row + a.rows for a in placed), default=row) + 2  # 1-based row
+        cells = level_block(charts, sheet_name, col, below)
+        rid = set_charts(
+            self.package,
+            sheet_part,
+            [(a, chart_xml(c)) for a, c in zip(placed, charts, strict=True)],
+        )
+        return rid, cells
+
+    def _write_chart_sheet(self, name: str, table_sheet: str, charts: list[Chart]) -> None:
+        """Charts of a table on a sheet of their own: the first sheet called ``name``,
+        ``name (2)``, ... that sheetloop owns (and that holds no table) or the book lacks."""
+        owned = {s.casefold() for s in self._owned_before() | self.owned}
+        candidate, n = name, 1
+        while (sheet := self.index.sheet(candidate)) is not None and (
+            sheet.name.casefold() not in owned
+            or any(r.type == REL_TABLE for r in read_rels(self.package, sheet.part))
+        ):
+            n += 1
+            candidate = f"{name} ({n})"
+        if sheet is None:
+            if not charts:
+                return  # no charts to show: no sheet for them either
+            sheet = self.index.add_sheet(candidate, _EMPTY_SHEET)
+        self.owned.add(sheet.name)
+        drawing_rid, cells = self._draw(sheet.name, sheet.part, charts, 1, 2)
+        note = f"Charts of the {table_sheet} sheet, redrawn by every sheetloop run."
+        self.package.write(sheet.part, render_chart_sheet(note, drawing_rid, cells))
 
     def _find_table(self, name: str) -> TableEntry | None:
         key = header_key(name)

@@ -7,8 +7,9 @@ raw cell values; parsing, validation and formatting live above this line and are
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 import pandas as pd
 
@@ -36,6 +37,94 @@ class Validation:
     choices: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class Highlight:
+    """How a conditionally formatted cell looks: a fill and, optionally, a font colour.
+
+    Colours are ``RRGGBB`` hex (``"FFC7CE"``). Written as a differential format (``dxf``)
+    in ``xl/styles.xml``; an identical one already there is reused.
+    """
+
+    fill: str
+    font: str | None = None
+    bold: bool = False
+
+
+SHORTFALL = Highlight("FFC7CE", "9C0006")  # Excel's "light red fill with dark red text"
+WARNING = Highlight("FFEB9C", "9C5700")  # Excel's "yellow fill with dark yellow text"
+GOOD = Highlight("C6EFCE", "006100")  # Excel's "green fill with dark green text"
+
+Comparison = Literal["<", "<=", ">", ">=", "=", "<>"]
+
+
+@dataclass(frozen=True)
+class ConditionalFormat:
+    """Highlight cells of a written table that meet a condition, live in Excel.
+
+    The rule covers the data rows of ``columns`` and is evaluated cell by cell: a cell is
+    highlighted when it holds a number, its row matches ``where`` (each named column of the
+    row equals the given text or number) and, when ``op`` is set, ``cell op value`` holds,
+    where the value is the constant ``value`` or the number in column ``against`` of the
+    same row. Without ``op`` every cell of a matching row is highlighted (numbers or not).
+    Rules apply in list order of priority (the first wins where two set the same thing).
+    """
+
+    columns: tuple[str, ...]
+    op: Comparison | None = None
+    value: float | None = None
+    against: str | None = None
+    where: Mapping[str, str | float] = field(default_factory=dict)
+    highlight: Highlight = SHORTFALL
+
+
+@dataclass(frozen=True)
+class RowSeries:
+    """A chart series read across one data row, over the chart's ``across`` columns.
+
+    The row is the first one whose cells equal ``where`` (e.g. ``{"Item": "A-100",
+    "Line": "Projected On Hand"}``). With ``level`` the series is instead a flat dashed
+    line at that row's value in the ``level`` column (e.g. ``"Safety Stock"``), drawn over
+    every category; its values are written into the chart (a copy), not referenced.
+    A series whose row is absent is left out of the chart.
+    """
+
+    name: str
+    where: Mapping[str, str | float]
+    level: str | None = None
+    color: str | None = None  # RRGGBB; default: a palette colour by series position
+
+
+@dataclass(frozen=True)
+class ColumnSeries:
+    """A chart series read down one column: one point per data row (the first
+    ``ChartSpec.max_rows``), labelled by the chart's ``categories`` column."""
+
+    name: str
+    column: str
+    color: str | None = None
+
+
+@dataclass(frozen=True)
+class ChartSpec:
+    """A native Excel chart of a written table; its series reference the table's cells and
+    carry cached values, so it renders without recalculation.
+
+    Either every series is a :class:`RowSeries` and ``across`` names the columns the chart
+    runs over (their header cells are the categories: the MRP grid's buckets), or every
+    series is a :class:`ColumnSeries` and ``categories`` names the column that labels the
+    points. A chart none of whose series has data (an empty table) is not drawn.
+    """
+
+    title: str
+    series: tuple[RowSeries | ColumnSeries, ...]
+    kind: Literal["line", "column", "bar"] = "line"  # bar: horizontal bars
+    across: tuple[str, ...] = ()
+    categories: str | None = None
+    max_rows: int = 25
+    value_format: str | None = None  # the value axis' number format; default: the data's
+    size: tuple[int, int] = (10, 18)  # columns wide, rows high (at the default cell size)
+
+
 @dataclass
 class TableWrite:
     """An output or template table to write: the schema, the data and its presentation."""
@@ -45,6 +134,11 @@ class TableWrite:
     validations: list[Validation] = field(default_factory=list)
     sheet: str | None = None  # default: the table's own sheet
     note: str | None = None  # a line above the table (e.g. "grid shows 2,000 of 9,000 items")
+    formats: list[ConditionalFormat] = field(default_factory=list)
+    charts: list[ChartSpec] = field(default_factory=list)
+    # None: charts sit beside the table (right of its last column, from its header row);
+    # a name: on a sheet of that name that sheetloop owns, stacked from B2.
+    chart_sheet: str | None = None
 
 
 class WorkbookReader(Protocol):

@@ -24,8 +24,12 @@ NS_CT = "http://schemas.openxmlformats.org/package/2006/content-types"
 REL_WORKSHEET = NS_REL + "/worksheet"
 REL_TABLE = NS_REL + "/table"
 REL_OFFICE_DOCUMENT = NS_REL + "/officeDocument"
+REL_DRAWING = NS_REL + "/drawing"
+REL_CHART = NS_REL + "/chart"
 CT_WORKSHEET = "application/vnd.openxmlformats-officedocument.spreadsheetml.worksheet+xml"
 CT_TABLE = "application/vnd.openxmlformats-officedocument.spreadsheetml.table+xml"
+CT_DRAWING = "application/vnd.openxmlformats-officedocument.drawing+xml"
+CT_CHART = "application/vnd.openxmlformats-officedocument.drawingml.chart+xml"
 
 # Elements that follow <calcPr> in a workbook (ECMA-376 CT_Workbook sequence).
 _AFTER_CALCPR = (
@@ -127,6 +131,16 @@ def ensure_override(package: Package, part: str, content_type: str) -> None:
         return
     element = f'<Override PartName="/{escape(part)}" ContentType="{content_type}"/>'
     package.write("[Content_Types].xml", insert_before_close(text, "Types", element))
+
+
+def remove_override(package: Package, part: str) -> None:
+    """Drop a removed part's ``Override`` from ``[Content_Types].xml``."""
+    text = package.read_text("[Content_Types].xml")
+    pattern = (
+        r"<(?:\w+:)?Override\b[^>]*\bPartName=\"/" + re.escape(escape(part)) + r"\"[^>]*?"
+        r"(?:/>|>\s*</(?:\w+:)?Override>)"
+    )
+    package.write("[Content_Types].xml", re.sub(pattern, "", text, flags=re.IGNORECASE))
 
 
 def insert_before_close(text: str, element: str, insertion: str) -> str:

@@ -10,9 +10,10 @@ it text.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import quoteattr
@@ -20,6 +21,7 @@ from xml.sax.saxutils import quoteattr
 import numpy as np
 import pandas as pd
 
+from sheetloop.workbooks.conditional_xml import render_conditional_formatting
 from sheetloop.workbooks.interface import TableWrite, Validation
 from sheetloop.workbooks.ooxml import NS_MAIN, NS_REL
 from sheetloop.workbooks.problems import column_letter
@@ -126,10 +128,29 @@ def _yesno_cells(letter: str, rows: Sequence[str], values: Any, style: int) -> l
     return _text_cells(letter, rows, as_text, style, style)
 
 
+def column_formats(write: TableWrite) -> list[CellFormat]:
+    """The cell format of each column of the frame, as the table is written."""
+    formats = []
+    for name in write.frame.columns:
+        spec_col = _spec_column(write, name)
+        formats.append(FORMATS[spec_col.kind] if spec_col else _guess_format(write.frame[name]))
+    return formats
+
+
 def render_table_sheet(
-    write: TableWrite, styles: Styles, table_rid: str | None, header_row: int = 1
+    write: TableWrite,
+    styles: Styles,
+    table_rid: str | None,
+    header_row: int = 1,
+    drawing_rid: str | None = None,
+    side_cells: Mapping[int, Sequence[tuple[int, str | float]]] | None = None,
 ) -> RenderedSheet:
-    """A whole worksheet holding one table (header at ``header_row``, data below it)."""
+    """A whole worksheet holding one table (header at ``header_row``, data below it), with
+    the table's conditional formats and, with ``drawing_rid``, its drawing of charts.
+
+    ``side_cells`` (row -> [(0-based column, value)]) are plain cells right of the table,
+    such as the data block of the charts drawn beside it.
+    """
     frame = write.frame
     columns = list(frame.columns)
     n = len(frame)
@@ -140,9 +161,8 @@ def render_table_sheet(
     rendered: list[list[str]] = []
     widths: list[float] = []
     col_styles: list[int] = []
-    for i, name in enumerate(columns):
+    for i, (name, fmt) in enumerate(zip(columns, column_formats(write), strict=True)):
         spec_col = _spec_column(write, name)
-        fmt = FORMATS[spec_col.kind] if spec_col else _guess_format(frame[name])
         style = styles.index(fmt)
         col_styles.append(style)
         letter = column_letter(i)
@@ -169,23 +189,29 @@ def render_table_sheet(
         f"{escape_text(str(name))}</t></is></c>"
         for i, name in enumerate(columns)
     )
-    parts = []
+    table_rows: list[tuple[str, str]] = []
     if write.note and top > 1:
-        parts.append(
-            f'<row r="1"><c r="A1" t="inlineStr"><is><t>{escape_text(write.note)}'
-            "</t></is></c></row>"
+        table_rows.append(
+            ("1", f'<c r="A1" t="inlineStr"><is><t>{escape_text(write.note)}</t></is></c>')
         )
-    parts.append(f'<row r="{top}">{header_cells}</row>')
-    if n:
-        parts.extend(
-            f'<row r="{r}">{"".join(cells)}</row>'
-            for r, *cells in zip(rows, *rendered, strict=True)
-        )
+    table_rows.append((str(top), header_cells))
+    data_rows = ((r, "".join(cells)) for r, *cells in zip(rows, *rendered, strict=True))
+    side = render_cells(side_cells or {})
+    parts = _merged_rows(table_rows, data_rows if n else iter(()), side)
+    dimension = f"A1:{last_col}{last_row}"
+    if side:
+        side_right = max(c for cells in (side_cells or {}).values() for c, _ in cells)
+        right = column_letter(max(len(columns) - 1, side_right))
+        dimension = f"A1:{right}{max(last_row, *side)}"
     cols = "".join(
         f'<col min="{i + 1}" max="{i + 1}" width="{w:.1f}" style="{s}" customWidth="1"/>'
         for i, (w, s) in enumerate(zip(widths, col_styles, strict=True))
     )
     validations = _validations(write.validations, columns, top)
+    conditional = render_conditional_formatting(
+        write.spec.name, write.formats, [str(c) for c in columns], top, n, styles.dxf_index
+    )
+    drawing = f'<drawing r:id="{drawing_rid}"/>' if drawing_rid else ""
     pane = (
         f'<pane ySplit="{top}" topLeftCell="A{top + 1}" activePane="bottomLeft" '
         'state="frozen"/><selection pane="bottomLeft" activeCell="A{0}" sqref="A{0}"/>'.format(
@@ -198,18 +224,56 @@ def render_table_sheet(
     xml = (
         '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
         f'<worksheet xmlns="{NS_MAIN}" xmlns:r="{NS_REL}">'
-        f'<dimension ref="A1:{last_col}{last_row}"/>'
+        f'<dimension ref="{dimension}"/>'
         f'<sheetViews><sheetView workbookViewId="0">{pane}</sheetView></sheetViews>'
         '<sheetFormatPr defaultRowHeight="15"/>'
         + (f"<cols>{cols}</cols>" if cols else "")
         + "<sheetData>"
         + "".join(parts)
         + "</sheetData>"
+        + conditional
         + validations
         + '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" '
-        'footer="0.3"/>' + table_parts + "</worksheet>"
+        'footer="0.3"/>' + drawing + table_parts + "</worksheet>"
     )
     return RenderedSheet(xml, ref, n)
+
+
+def render_cells(cells: Mapping[int, Sequence[tuple[int, str | float]]]) -> dict[int, str]:
+    """Plain cells (row -> [(0-based column, text or number)]) as each row's cell XML."""
+    out = {}
+    for row, values in cells.items():
+        xml = []
+        for col, value in sorted(values, key=lambda cv: cv[0]):
+            ref = f"{column_letter(col)}{row}"
+            if isinstance(value, str):
+                xml.append(f'<c r="{ref}" t="inlineStr"><is><t>{escape_text(value)}</t></is></c>')
+            elif math.isfinite(value):
+                xml.append(f'<c r="{ref}"><v>{float(value)!r}</v></c>')
+        out[row] = "".join(xml)
+    return out
+
+
+def _merged_rows(
+    head: list[tuple[str, str]], data: Iterator[tuple[str, str]], side: dict[int, str]
+) -> list[str]:
+    """The ``<row>`` elements of the table's rows, with the side cells merged in by row
+    (they are right of the table, so they follow its cells)."""
+    if not side:
+        return [f'<row r="{r}">{cells}</row>' for r, cells in [*head, *data]]
+    pending = sorted(side.items())
+    out, k = [], 0
+    for r, cells in itertools.chain(head, data):
+        number = int(r)
+        while k < len(pending) and pending[k][0] < number:
+            out.append(f'<row r="{pending[k][0]}">{pending[k][1]}</row>')
+            k += 1
+        if k < len(pending) and pending[k][0] == number:
+            cells += pending[k][1]
+            k += 1
+        out.append(f'<row r="{r}">{cells}</row>')
+    out.extend(f'<row r="{r}">{cells}</row>' for r, cells in pending[k:])
+    return out
 
 
 def render_table_part(table_id: int, name: str, ref: str, columns: Sequence[str]) -> str:
@@ -273,3 +337,26 @@ def _width(name: str, values: pd.Series, col: Column | None) -> float:
     if col and col.kind in (Kind.DATE,) and values.dtype.kind == "M":
         longest = 10
     return float(min(max(len(str(name)) + 4, longest + 2, 8), 60))
+
+
+def render_chart_sheet(
+    note: str,
+    drawing_rid: str | None,
+    cells: Mapping[int, Sequence[tuple[int, str | float]]] | None = None,
+) -> str:
+    """A sheet that holds only charts (of a table on another sheet), with a note at A1 and
+    the ``cells`` of the charts' data block."""
+    drawing = f'<drawing r:id="{drawing_rid}"/>' if drawing_rid else ""
+    rendered = render_cells(cells or {})
+    rows = "".join(f'<row r="{r}">{xml}</row>' for r, xml in sorted(rendered.items()))
+    right = max((c for row in (cells or {}).values() for c, _ in row), default=0)
+    dimension = f"A1:{column_letter(right)}{max(rendered, default=1)}"
+    return (
+        '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+        f'<worksheet xmlns="{NS_MAIN}" xmlns:r="{NS_REL}"><dimension ref="{dimension}"/>'
+        '<sheetViews><sheetView workbookViewId="0"/></sheetViews>'
+        '<sheetFormatPr defaultRowHeight="15"/><sheetData><row r="1"><c r="A1" t="inlineStr">'
+        f"<is><t>{escape_text(note)}</t></is></c></row>{rows}</sheetData>"
+        '<pageMargins left="0.7" right="0.7" top="0.75" bottom="0.75" header="0.3" '
+        f'footer="0.3"/><pageSetup orientation="landscape"/>{drawing}</worksheet>'
+    )

@@ -87,6 +87,10 @@ class Package:
         else:
             entry.data = raw
 
+    def remove(self, name: str) -> None:
+        """Drop a part from the package (nothing happens when it has no such part)."""
+        self._entries.pop(name, None)
+
     def unused_name(self, pattern: str) -> str:
         """The first ``pattern.format(n)`` (n = 1, 2, ...) not in the package."""
         lowered = {n.lower() for n in self._entries}
