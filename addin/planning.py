@@ -18,7 +18,15 @@ from sheetloop.solver.buckets import Calendar
 from sheetloop.solver.mrp import LINES, MrpResult
 from sheetloop.solver.mrp import plan as run_mrp
 from sheetloop.solver.pegging import peg, pegged_to
-from sheetloop.workbooks.interface import TableWrite, WorkbookReader
+from sheetloop.workbooks.interface import (
+    SHORTFALL,
+    WARNING,
+    ChartSpec,
+    ConditionalFormat,
+    RowSeries,
+    TableWrite,
+    WorkbookReader,
+)
 from sheetloop.workbooks.problems import Problem
 from sheetloop.workbooks.reading import parse_table
 from sheetloop.workbooks.schema import (
@@ -31,6 +39,8 @@ from sheetloop.workbooks.sheet_xml import EXCEL_MAX_ROWS
 from sheetloop.workbooks.validation import LoadedBook
 
 ALLOCATION_CODES = ("SHORTAGE", "LATE")
+#: Item-site records the MRP chart shows (the first of the grid: those needing attention).
+CHART_RECORDS = 3
 
 
 @dataclass
@@ -100,10 +110,13 @@ def plan_book(
     orders = _planned_orders_frame(result, calendar, pegging, firm)
     exceptions = _exceptions_frame(book, result, calendar, loaded)
     grid, note = _grid_frame(result, calendar, settings.mrp_grid_items, loaded)
+    formats, charts = _grid_presentation(grid, calendar)
     writes = [
         TableWrite(PLANNED_ORDERS, orders),
         TableWrite(PEGGING, pegging),
-        TableWrite(MRP_GRID, grid, note=note),
+        TableWrite(
+            MRP_GRID, grid, note=note, formats=formats, charts=charts, chart_sheet="MRP Chart"
+        ),
         TableWrite(EXCEPTIONS, exceptions),
     ]
     attention = _attention(result)
@@ -219,6 +232,7 @@ def _grid_frame(
         "Item": np.repeat(records["Item"].to_numpy(object)[chosen], len(LINES)),
         "Site": np.repeat(records["Site"].to_numpy(object)[chosen], len(LINES)),
         "Line": np.tile(np.array(LINES, dtype=object), n),
+        "Safety Stock": np.repeat(records["Safety Stock"].to_numpy(float)[chosen], len(LINES)),
     }
     stacked = (
         np.stack([a[chosen] for a in arrays], axis=1).reshape(n * len(LINES), -1)
@@ -235,6 +249,47 @@ def _grid_frame(
             "first, then by value): raise the MRP Grid Items setting to see more."
         )
     return pd.DataFrame(data), note
+
+
+def _grid_presentation(
+    grid: pd.DataFrame, calendar: Calendar
+) -> tuple[list[ConditionalFormat], list[ChartSpec]]:
+    """Shortfalls in red and net requirements in amber on the grid, and a chart of projected
+    on hand against safety stock for the first records shown (those needing attention)."""
+    buckets = tuple(calendar.labels())
+    formats = [
+        ConditionalFormat(
+            buckets,
+            "<",
+            against="Safety Stock",
+            where={"Line": "Projected On Hand"},
+            highlight=SHORTFALL,
+        ),
+        ConditionalFormat(
+            buckets, ">", value=0, where={"Line": "Net Requirements"}, highlight=WARNING
+        ),
+    ]
+    shown = grid.drop_duplicates(["Item", "Site"]).head(CHART_RECORDS)
+    series = tuple(
+        s
+        for item, site in zip(shown["Item"], shown["Site"], strict=True)
+        for s in (
+            RowSeries(
+                f"{item} at {site}", {"Item": item, "Site": site, "Line": "Projected On Hand"}
+            ),
+            RowSeries(
+                f"{item} safety stock",
+                {"Item": item, "Site": site, "Line": "Projected On Hand"},
+                level="Safety Stock",
+            ),
+        )
+    )
+    charts = (
+        [ChartSpec("Projected on hand against safety stock", series, across=buckets, size=(16, 22))]
+        if series
+        else []
+    )
+    return formats, charts
 
 
 def _attention(result: MrpResult, count: int = 5) -> list[str]:

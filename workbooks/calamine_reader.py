@@ -47,6 +47,11 @@ class CalamineReader:
                 return self._read_plain_sheet(sheet)
         return None
 
+    def sheet_rows(self, sheet: str) -> list[list[Any]]:
+        """Every cell of a sheet from A1, row by row."""
+        rows: list[list[Any]] = self._wb.get_sheet_by_name(sheet).to_python(skip_empty_area=False)
+        return rows
+
     def _read_excel_table(self, name: str) -> RawTable:
         t = self._wb.get_table_by_name(name)
         if t.start is None:  # a table without cells: treat as absent

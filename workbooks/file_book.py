@@ -11,7 +11,6 @@ import datetime as dt
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import pandas as pd
 
@@ -78,6 +77,7 @@ class FileBook:
     _reader: CalamineReader | None = None
     _staged: list[_Staged] = field(default_factory=list)
     _state: dict[str, str] = field(default_factory=dict)
+    _tables_read: dict[str, RawTable | None] = field(default_factory=dict)
 
     @classmethod
     def open(cls, path: Path, *, new_ok: bool = False) -> FileBook:
@@ -105,13 +105,18 @@ class FileBook:
         return self.reader.table_names()
 
     def find_table(self, name: str) -> RawTable | None:
-        return self.reader.find_table(name)
+        # Commands look at some tables more than once (firm orders, user columns): read each
+        # once per opening of the book.
+        key = name.casefold()
+        if key not in self._tables_read:
+            self._tables_read[key] = self.reader.find_table(name)
+        return self._tables_read[key]
 
     def state(self) -> dict[str, str]:
         """sheetloop's records kept in the book (contract version, owned sheets, ...)."""
         if STATE_SHEET not in self.reader.sheet_names:
             return {}
-        raw = self.reader._wb.get_sheet_by_name(STATE_SHEET).to_python(skip_empty_area=False)
+        raw = self.reader.sheet_rows(STATE_SHEET)
         return {str(r[0]): str(r[1]) for r in raw if len(r) >= 2 and r[0] != ""}
 
     # --- staging writes -----------------------------------------------------------------
@@ -194,6 +199,7 @@ class FileBook:
             atomic_write(target, package.save_to)
         self._staged.clear()
         self._reader = None
+        self._tables_read.clear()
         return target
 
 
@@ -373,7 +379,3 @@ def open_book(path: Path) -> FileBook:
         raise
     except OSError as exc:
         raise BookUnreadableError(f"{path}: cannot open ({exc.strerror})") from exc
-
-
-def _unused(*_: Any) -> None:  # pragma: no cover - keeps the import list honest for mypy
-    return None

@@ -492,7 +492,12 @@ PEGGING = Table(
 MRP_GRID = Table(
     "MRP",
     Role.OUTPUT,
-    (code("Item", required=True), code("Site", required=True), text("Line", required=True)),
+    (
+        code("Item", required=True),
+        code("Site", required=True),
+        text("Line", required=True),
+        number("Safety Stock", "of the item at the site: projected on hand below it is red"),
+    ),
     key=("Item", "Site", "Line"),
     help="The time-phased MRP record: one column per bucket.",
     open_columns=True,

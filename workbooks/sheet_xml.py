@@ -66,12 +66,23 @@ class RenderedSheet:
 
 
 def _text_cells(
-    letter: str, rows: Sequence[str], values: Sequence[Any], style: int, quoted: int
+    letter: str,
+    rows: Sequence[str],
+    values: Sequence[Any],
+    style: int,
+    quoted: int,
+    *,
+    numbers: bool = False,
 ) -> list[str]:
+    """Text cells; with ``numbers``, numeric values (a free-text column such as Settings'
+    Value) stay numbers, so Excel does not flag them as numbers stored as text."""
     out = []
     for r, v in zip(rows, values, strict=True):
         if v is None or v == "" or v is pd.NaT or (type(v) is float and v != v):
             out.append("")
+            continue
+        if numbers and (type(v) is float or type(v) is int):
+            out.append(f'<c r="{letter}{r}"><v>{v!r}</v></c>')
             continue
         s = v if type(v) is str else _as_text(v)
         space = ' xml:space="preserve"' if s[:1].isspace() or s[-1:].isspace() else ""
@@ -177,7 +188,9 @@ def render_table_sheet(
         elif kind is Kind.YESNO:
             cells = _yesno_cells(letter, rows, values.tolist(), style)
         else:
-            cells = _text_cells(letter, rows, values.tolist(), style, quoted)
+            cells = _text_cells(
+                letter, rows, values.tolist(), style, quoted, numbers=kind is Kind.TEXT
+            )
         rendered.append(cells)
         widths.append(_width(name, values, spec_col))
 

@@ -228,3 +228,24 @@ def test_run_plans_first_and_each_step_saves_on_its_own(
     assert code == 2 and "allocate is not available" in err
     assert "planned" in out
     assert len(table(path, "PlannedOrders")) > 0
+
+
+def test_the_mrp_sheet_shows_shortfalls_and_a_chart_of_the_items_needing_attention(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    import zipfile
+
+    path = small_book(tmp_path)
+    run(["plan", str(path)], capsys)
+    book = FileBook.open(path)
+    assert "MRP Chart" in book.sheet_names
+    grid = table(path, "MRP")
+    assert "Safety Stock" in grid.columns
+    with zipfile.ZipFile(path) as z:
+        xml = "".join(
+            z.read(n).decode() for n in z.namelist() if n.startswith("xl/worksheets/sheet")
+        )
+        charts = [n for n in z.namelist() if n.startswith("xl/charts/chart")]
+        chart_xml = "".join(z.read(n).decode() for n in charts)
+    assert '"Projected On Hand"' in xml and "conditionalFormatting" in xml
+    assert len(charts) == 1 and "Projected on hand against safety stock" in chart_xml
