@@ -4,4 +4,5 @@
 set -euo pipefail
 source "$(dirname "$0")/bootstrap.sh"
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$ROOT"
+rm -rf "$ROOT/build"
 exec "$VENV/bin/sheetloop" demo "$@"

@@ -5,6 +5,7 @@ set -euo pipefail
 source "$(dirname "$0")/bootstrap.sh"
 cd "$ROOT"
 "$VENV/bin/python" -m pip install -q --disable-pip-version-check "$ROOT[test]"
+rm -rf "$ROOT/build"  # setuptools' in-tree build folder: not ours to lint
 
 # LibreOffice (a second spreadsheet program) checks what sheetloop writes.
 if ! command -v soffice >/dev/null && [ ! -x /usr/lib/libreoffice/program/soffice ]; then

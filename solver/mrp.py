@@ -339,8 +339,10 @@ def consume_forecast(dem: pd.DataFrame, calendar: Calendar) -> pd.DataFrame:
     orders = out["Qty"].where(~is_fc, 0.0).groupby([out[k] for k in key]).transform("sum")
     fc = out[is_fc].sort_values([*key, "Bucket"], kind="stable")
     cumulative = fc.groupby(key)["Qty"].cumsum()
-    left = np.clip(cumulative - orders[fc.index], 0, fc["Qty"])
-    out.loc[fc.index, "Qty"] = left.to_numpy(float)
+    left = np.clip((cumulative - orders[fc.index]).to_numpy(float), 0, fc["Qty"].to_numpy(float))
+    qty = out["Qty"].to_numpy(float).copy()
+    qty[out.index.get_indexer(fc.index)] = left
+    out["Qty"] = qty
     out = out.drop(columns="_period")
     return out[~is_fc | (out["Qty"] > EPS).to_numpy()]
 

@@ -269,7 +269,7 @@ def pegged_to(
         return [""] * len(orders)
     real = pegging[~pegging["Demand"].isin([SAFETY_STOCK, LOT_EXCESS, OTHER_DEMANDS])]
     order_codes = pd.Index(orders.astype(str))
-    row_order = order_codes.get_indexer(real["Order"].astype(str))
+    row_order = order_codes.get_indexer(pd.Index(real["Order"].astype(str)))
     known = row_order >= 0
     row_order = row_order[known]
     demands = real["Demand"].to_numpy(object)[known]

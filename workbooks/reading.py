@@ -126,7 +126,12 @@ def parse_table(
             continue
         known.add(at)
         column_index[col.name] = raw.first_col + at
-        values = columns_raw[at] if columns_raw else ()
+        values = columns_raw[at] if columns_raw else []
+        if not col.required and values.count("") + values.count(None) == len(values):
+            # An empty optional column (common: sync columns, unused parameters) is its
+            # default; counting blanks runs in C, converting them would not.
+            data[col.name] = _default_column(col, n_rows, periods)
+            continue
         typed, bad = convert(col, values, periods=periods)
         for i, message in bad:
             problems.append(
