@@ -137,6 +137,9 @@ def parse_table(
             problems.append(
                 Problem(sheet, cell_ref(int(excel_rows[i]), raw.first_col + at), message)
             )
+        if isinstance(typed, list) and None not in typed:  # a C-level scan: most have none
+            data[col.name] = pd.Series(typed, dtype=object, copy=False)
+            continue
         blanks = blank_mask(typed)
         if col.required and blanks.any():
             bad_rows = {i for i, _ in bad}
@@ -149,7 +152,10 @@ def parse_table(
                             f"{col.name} is required",
                         )
                     )
-        data[col.name] = _with_default(col, typed, blanks, periods)
+        filled = _with_default(col, typed, blanks, periods)
+        data[col.name] = (
+            pd.Series(filled, dtype=object, copy=False) if isinstance(filled, list) else filled
+        )
 
     extras = []
     for pos, header in enumerate(raw.headers):
