@@ -164,7 +164,7 @@ class Styles:
         else:
             at = _end_of_last(text, _BEFORE_DXFS) or root.end()
             text = text[:at] + f"<{prefix}dxfs>{element}</{prefix}dxfs>" + text[at:]
-        self.package.write(self.part, _set_dxf_count(text, prefix))
+        self.package.write(self.part, _bump_count(text, f"{prefix}dxfs", "dxf"))
         return len(existing)
 
 
@@ -211,31 +211,17 @@ def _end_of_last(text: str, elements: tuple[str, ...]) -> int | None:
     return None
 
 
-def _set_dxf_count(text: str, prefix: str) -> str:
-    m = re.search(rf"<({prefix}dxfs)\b([^>]*)>(.*?)</{prefix}dxfs>", text, re.S)
-    if not m:
-        return text
-    children = len(re.findall(r"<(?:\w+:)?dxf\b", m.group(3)))
-    attrs = re.sub(r'\bcount="\d+"', f'count="{children}"', m.group(2))
-    if "count=" not in attrs:
-        attrs += f' count="{children}"'
-    return (
-        text[: m.start()]
-        + f"<{m.group(1)}{attrs}>"
-        + text[m.start() + len(f"<{m.group(1)}{m.group(2)}>") :]
-    )
-
-
 def _same_alignment(inner: str, wrap: bool) -> bool:
     has_wrap = bool(inner) and 'wrapText="1"' in inner
     return has_wrap == wrap and (wrap or not inner.strip())
 
 
-def _bump_count(text: str, element: str) -> str:
+def _bump_count(text: str, element: str, child: str = "xf|numFmt") -> str:
+    """Set the ``count`` of the first ``element`` to its number of ``child`` elements."""
     m = re.search(rf"<((?:\w+:)?{element})\b([^>]*)>(.*?)</(?:\w+:)?{element}>", text, re.S)
     if not m:
         return text
-    children = len(re.findall(r"<(?:\w+:)?(?:xf|numFmt)\b", m.group(3)))
+    children = len(re.findall(rf"<(?:\w+:)?(?:{child})\b", m.group(3)))
     attrs = re.sub(r'\bcount="\d+"', f'count="{children}"', m.group(2))
     if "count=" not in attrs:
         attrs += f' count="{children}"'
