@@ -200,7 +200,7 @@ def plan(
     firm_good = np.zeros((n, periods))
     firm_release = np.zeros((n, periods))
     firm_rows = rows_of(frm)
-    release_of = _release_buckets(params["Lead Time"].to_numpy(np.float64), calendar)
+    release_of = ReleaseTable.create(params["Lead Time"].to_numpy(np.float64), calendar)
     if len(frm):
         due = frm["Bucket"].to_numpy(np.int64)
         np.add.at(
@@ -208,7 +208,7 @@ def plan(
             (firm_rows, due),
             frm["Qty"].to_numpy(np.float64) * (1 - scrap[firm_rows] / 100),
         )
-        rel = release_of[firm_rows, due]
+        rel = release_of.at(firm_rows, due)
         if "Release" in frm and frm["Release"].notna().any():
             given = _bucketed(frm, "Release", calendar)["Bucket"].to_numpy(np.float64)
             rel = np.where(np.isnan(given), rel, given).astype(np.int64)
@@ -224,7 +224,6 @@ def plan(
     qty = np.zeros((n, periods))
     poh = np.zeros((n, periods))
     releases = firm_release.copy()
-    planned_release_bucket = np.zeros((n, periods), dtype=np.int64)
     rec_levels = records["Level"].to_numpy()
     lot_rule = params["Lot Rule"].to_numpy(object)
     for lvl in range(int(rec_levels.max(initial=-1)) + 1):
@@ -251,28 +250,30 @@ def plan(
         net_req[rows], receipts_good[rows] = result.net, result.receipts
         qty[rows], poh[rows] = result.qty, result.on_hand
         # Releases: lead-time offset, past-due releases pulled into the first bucket.
-        rel = release_of[rows]
-        planned_release_bucket[rows] = rel
         sub_rows, due_t = np.nonzero(result.qty > EPS)
         np.add.at(
             releases,
-            (rows[sub_rows], np.clip(rel[sub_rows, due_t], 0, periods - 1)),
+            (rows[sub_rows], np.clip(release_of.at(rows[sub_rows], due_t), 0, periods - 1)),
             result.qty[sub_rows, due_t],
         )
-        # Explode this level's releases to the components' gross requirements.
+        # Explode this level's releases to the components' gross requirements: one sparse
+        # product from this level's records to the components they use.
         level_rows = np.zeros(n, dtype=bool)
         level_rows[rows] = True
         mask = level_rows[edges.row]
         if mask.any():
-            m = sp.csr_matrix((edges.data[mask], (edges.col[mask], edges.row[mask])), shape=(n, n))
-            gross += m @ releases
+            comps, comp_pos = np.unique(edges.col[mask], return_inverse=True)
+            parent_pos = np.searchsorted(rows, edges.row[mask])
+            m = sp.csr_matrix(
+                (edges.data[mask], (comp_pos, parent_pos)), shape=(len(comps), len(rows))
+            )
+            gross[comps] += m @ releases[rows]
 
     orders = _planned_orders(
         records,
         params,
         qty,
         receipts_good,
-        planned_release_bucket,
         calendar,
         frm,
         firm_rows,
@@ -400,21 +401,34 @@ def _parameters(
     return merged
 
 
-def _release_buckets(lead_time: FloatArray, calendar: Calendar) -> IntArray:
-    """Release bucket of an order due in each bucket, per record (n, T)."""
-    periods = calendar.periods
-    out = np.zeros((len(lead_time), periods), dtype=np.int64)
-    t = np.arange(periods)
-    for lt in np.unique(lead_time):
-        rows = lead_time == lt
-        if not calendar.is_dated:
-            rel = t - int(np.ceil(lt - EPS))
-        else:
-            starts = np.array(calendar.bucket_starts(), dtype="datetime64[D]")
-            release_dates = starts - np.timedelta64(round(lt), "D")
-            rel = calendar.index_of(pd.Series(release_dates.astype("datetime64[ns]")))
-        out[rows] = rel
-    return out
+@dataclass(frozen=True)
+class ReleaseTable:
+    """Release bucket of an order due in each bucket, per distinct lead time: a small table
+    (lead times × buckets) instead of one row per record."""
+
+    index: IntArray  # per record: its row of ``table``
+    table: IntArray  # (distinct lead times, T)
+
+    @classmethod
+    def create(cls, lead_time: FloatArray, calendar: Calendar) -> ReleaseTable:
+        distinct, index = np.unique(lead_time, return_inverse=True)
+        t = np.arange(calendar.periods)
+        rows = []
+        starts = (
+            np.array(calendar.bucket_starts(), dtype="datetime64[D]") if calendar.is_dated else None
+        )
+        for lt in distinct:
+            if starts is None:
+                rows.append(t - int(np.ceil(lt - EPS)))
+            else:
+                release_dates = starts - np.timedelta64(round(lt), "D")
+                rows.append(calendar.index_of(pd.Series(release_dates.astype("datetime64[ns]"))))
+        table = np.array(rows, dtype=np.int64).reshape(len(distinct), calendar.periods)
+        return cls(index.astype(np.int64), table)
+
+    def at(self, records: IntArray, due: IntArray) -> IntArray:
+        """Release buckets of orders of these records due in these buckets."""
+        return self.table[self.index[records], due]
 
 
 @dataclass
@@ -540,15 +554,14 @@ def _planned_orders(
     params: pd.DataFrame,
     qty: FloatArray,
     good: FloatArray,
-    release_bucket: IntArray,
     calendar: Calendar,
     frm: pd.DataFrame,
     firm_rows: IntArray,
-    release_of: IntArray,
+    release_of: ReleaseTable,
     exceptions: list[dict[str, object]],
 ) -> pd.DataFrame:
     r, t = np.nonzero(qty > EPS)
-    rel = release_bucket[r, t]
+    rel = release_of.at(r, t)
     labels = np.array(calendar.labels(), dtype=object)
     items = records["Item"].to_numpy(object)[r]
     sites = records["Site"].to_numpy(object)[r]
@@ -603,7 +616,9 @@ def _planned_orders(
                 "Item": frm["Item"].to_numpy(),
                 "Site": frm["Site"].to_numpy(),
                 "Kind": params["Type"].to_numpy(object)[firm_rows],
-                "Release": np.maximum(release_of[firm_rows, frm["Bucket"].to_numpy(np.int64)], 0),
+                "Release": np.maximum(
+                    release_of.at(firm_rows, frm["Bucket"].to_numpy(np.int64)), 0
+                ),
                 "Due": frm["Bucket"].to_numpy(np.int64),
                 "Qty": frm["Qty"].to_numpy(float),
                 "Good Qty": frm["Qty"].to_numpy(float)
