@@ -135,12 +135,11 @@ def _dispatch(args: argparse.Namespace) -> commands.Outcome:
         return commands.check(book)
     if args.command == "plan":
         return commands.plan(book, _path(args.out), _path(args.export))
+    if args.command == "allocate":
+        return commands.allocate(book, _path(args.out))
     if args.command == "run":
         # A sequence: each step saves on its own; the first failing step ends it.
-        first = commands.plan(book, _path(args.out))
-        _report(first)
-        target = _path(args.out) or book
-        return commands.not_yet("allocate", target)
+        return commands.run(book, _path(args.out), report=print)
     return commands.not_yet(args.command, book)
 
 

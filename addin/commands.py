@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from sheetloop import CONTRACT_VERSION
+from sheetloop.addin.allocating import allocate_book
 from sheetloop.addin.planning import plan_book
 from sheetloop.errors import InvalidDataError, SheetloopError, UsageError
 from sheetloop.solver.buckets import monday_of_this_week
@@ -153,7 +154,8 @@ def demo(
         return Outcome(lines, loaded.warnings)
     planned = plan(path)
     lines += [line for line in planned.lines if not line.startswith("wrote ")]
-    lines.append("allocation is not in this release yet: the workbook is ready for it")
+    allocated = allocate(path)
+    lines += [line for line in allocated.lines if not line.startswith("wrote ")]
     return Outcome(lines, loaded.warnings)
 
 
@@ -181,9 +183,39 @@ def plan(path: Path, out: Path | None = None, export: Path | None = None) -> Out
     return Outcome(lines, loaded.warnings)
 
 
+def allocate(path: Path, out: Path | None = None) -> Outcome:
+    """The allocation LP: replace Allocation, DemandStatus, CustomerService, Bottlenecks and
+    the allocation rows of Exceptions; append RunLog. Nothing is written if the solver does
+    not finish (exit 4)."""
+    with writing(path, out, "allocate") as target:
+        book = FileBook.open(path)
+        loaded = validated(book, "allocate")
+        outputs = allocate_book(book, loaded)
+        overflow = target.parent / f"{target.stem}-export"
+        notes = []
+        for write in outputs.writes:
+            fitted, message = fit_to_sheet(write, overflow, SHEET_ROWS)
+            book.replace_table(fitted)
+            if message:
+                notes.append(message)
+        book.append_rows(RUN_LOG, outputs.run_log)
+        book.save(None if target == path else target)
+    return Outcome([*outputs.summary, *notes, f"wrote {target}"], loaded.warnings)
+
+
+def run(path: Path, out: Path | None = None, report: Report | None = None) -> Outcome:
+    """plan, then allocate: each step saves on its own; the first failing step ends it."""
+    planned = plan(path, out)
+    if report is not None:
+        for line in planned.lines:
+            report(line)
+    allocated = allocate(out or path)
+    return Outcome(allocated.lines, [*planned.warnings, *allocated.warnings])
+
+
 def not_yet(command: str, path: Path | None) -> Outcome:
     """The skeleton of a command whose engine is not in this release: validate, then say so."""
-    if path is not None and command in ("plan", "allocate"):
+    if path is not None and command in ("plan", "allocate"):  # pragma: no cover - now both run
         validated(FileBook.open(path), command)
     raise NotAvailableError(
         f"sheetloop {command} is not available in this release yet "

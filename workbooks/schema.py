@@ -545,6 +545,22 @@ DEMAND_STATUS = Table(
     help="How well each demand line is served.",
 )
 
+CUSTOMER_SERVICE = Table(
+    "CustomerService",
+    Role.OUTPUT,
+    (
+        code("Customer", required=True),
+        Column("Tier", Kind.INTEGER),
+        number("Qty", "demand allocated"),
+        number("Allocated"),
+        Column("Fill %", Kind.FRACTION),
+        Column("Service Target", Kind.FRACTION),
+        yesno("Below Target"),
+    ),
+    key=("Customer",),
+    help="Fill rate per customer over all its lines, least served first, with a chart.",
+)
+
 BOTTLENECKS = Table(
     "Bottlenecks",
     Role.OUTPUT,
@@ -622,6 +638,7 @@ OUTPUT_TABLES: tuple[Table, ...] = (
     EXCEPTIONS,
     ALLOCATION,
     DEMAND_STATUS,
+    CUSTOMER_SERVICE,
     BOTTLENECKS,
     SYNC_LOG,
     RUN_LOG,

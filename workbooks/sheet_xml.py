@@ -78,7 +78,7 @@ def _text_cells(
     Value) stay numbers, so Excel does not flag them as numbers stored as text."""
     out = []
     for r, v in zip(rows, values, strict=True):
-        if v is None or v == "" or v is pd.NaT or (type(v) is float and v != v):
+        if v is None or v is pd.NA or v is pd.NaT or v == "" or (type(v) is float and v != v):
             out.append("")
             continue
         if numbers and (type(v) is float or type(v) is int):
@@ -95,7 +95,7 @@ def _text_cells(
 
 
 def _blank(v: Any) -> bool:
-    return v is None or v is pd.NaT or (isinstance(v, float) and math.isnan(v))
+    return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and math.isnan(v))
 
 
 def _as_text(v: Any) -> str:
@@ -132,7 +132,7 @@ def _date_cells(letter: str, rows: Sequence[str], values: Any, style: int) -> li
 def _yesno_cells(letter: str, rows: Sequence[str], values: Any, style: int) -> list[str]:
     as_text = [
         None
-        if v is None or (isinstance(v, float) and math.isnan(v))
+        if _blank(v)
         else ("yes" if v in (True, 1) or str(v).casefold() in ("yes", "y", "x", "true") else "no")
         for v in values
     ]

@@ -158,7 +158,7 @@ def test_commands_of_later_releases_validate_and_say_so(
     path = tmp_path / "plan.xlsx"
     cli.main(["init", str(path)])
     before = sha256(path)
-    code, _, err = run(["allocate", str(path)], capsys)
+    code, _, err = run(["pull", str(path)], capsys)
     assert code == 2 and "not available" in err
     assert sha256(path) == before
 

@@ -223,11 +223,12 @@ def test_run_plans_first_and_each_step_saves_on_its_own(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
     path = small_book(tmp_path)
-    code, out, err = run(["run", str(path)], capsys)
-    # Allocation is not in this release: the sequence stops there, after plan has saved.
-    assert code == 2 and "allocate is not available" in err
-    assert "planned" in out
+    code, out, _ = run(["run", str(path)], capsys)
+    assert code == 0
+    assert "planned" in out and "optimal" in out
     assert len(table(path, "PlannedOrders")) > 0
+    assert len(table(path, "DemandStatus")) == 2
+    assert table(path, "RunLog")["Command"].tolist() == ["plan", "allocate"]
 
 
 def test_the_mrp_sheet_shows_shortfalls_and_a_chart_of_the_items_needing_attention(
