@@ -214,10 +214,10 @@ def run(path: Path, out: Path | None = None, report: Report | None = None) -> Ou
 
 
 def not_yet(command: str, path: Path | None) -> Outcome:
-    """The skeleton of a command whose engine is not in this release: validate, then say so."""
-    if path is not None and command in ("plan", "allocate"):  # pragma: no cover - now both run
-        validated(FileBook.open(path), command)
+    """A command of a later release (sync with ERP and CRM): say so, touch nothing."""
+    if path is not None:
+        FileBook.open(path)  # a missing or hostile book is still reported as such
     raise NotAvailableError(
-        f"sheetloop {command} is not available in this release yet "
-        "(the workbook was validated and left unchanged)"
+        f"sheetloop {command} is not available in this release yet (the workbook was left "
+        "unchanged)"
     )
