@@ -45,10 +45,13 @@ class NettingInput:
 
 @dataclass
 class NettingResult:
-    net: FloatArray  # (n, T) net requirements
-    receipts: FloatArray  # (n, T) good quantity of planned receipts
-    qty: FloatArray  # (n, T) ordered quantity of planned orders
-    on_hand: FloatArray  # (n, T) projected on hand at the end of each bucket
+    """Arrays of shape (n, T): transposed views of the bucket-major arrays the loop filled
+    (no copy; the caller copies them once into its own arrays)."""
+
+    net: FloatArray  # net requirements
+    receipts: FloatArray  # good quantity of planned receipts
+    qty: FloatArray  # ordered quantity of planned orders
+    on_hand: FloatArray  # projected on hand at the end of each bucket
 
 
 def net(inp: NettingInput) -> NettingResult:
@@ -92,4 +95,4 @@ def net(inp: NettingInput) -> NettingResult:
             available[idx] += received
         poh[t] = available
         level = available
-    return NettingResult(net_req.T.copy(), good.T.copy(), qty.T.copy(), poh.T.copy())
+    return NettingResult(net_req.T, good.T, qty.T, poh.T)
