@@ -81,7 +81,11 @@ class AllocationSummary:
         solver = SOLVER_TITLES.get(self.solver, self.solver)
         served = ", ".join(
             f"tier {k} {self.served_by_tier.get(k, 0.0) / q:.1%} served"
-            + (f" ({number(self.short_by_tier[k])} short)" if self.short_by_tier[k] > 0 else "")
+            + (
+                f" ({number(self.short_by_tier[k])} short)"
+                if number(self.short_by_tier[k]) != "0"
+                else ""
+            )
             for k, q in sorted(self.demand_by_tier.items())
             if q > 0
         )

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import pulp
 import pytest
 from support.allocation_cases import synthetic
 
@@ -323,11 +324,10 @@ def test_the_summary_reports_solver_status_stages_and_shortages_by_tier() -> Non
     assert "tier 2 40.0% served (60 short)" in text
 
 
+@pytest.mark.filterwarnings("ignore::DeprecationWarning")  # PuLP 3.3 on its 4.0 renames
 def test_the_model_can_be_written_as_lp_and_mps_and_reproduces_the_last_optimum(
     tmp_path: Path,
 ) -> None:
-    import pulp
-
     result = allocate(
         **three_customers(
             lanes=frame(
