@@ -152,9 +152,18 @@ def _bottlenecks(model: AllocationModel, tier_duals: dict[int, FloatArray]) -> p
     found = np.zeros((n_pairs, periods), dtype=bool)
     tier = np.zeros((n_pairs, periods), dtype=np.int64)
     price = np.zeros((n_pairs, periods))
+    line_tier = data.lines["Tier"].to_numpy(np.int64)
+    buckets = np.arange(periods)[None, :]
     for k in sorted(tier_duals):
         duals = tier_duals[k].reshape(n_pairs, periods)
-        take = ~found & (duals > PRICE_TOL)
+        # A unit arriving after the last bucket any of this tier's shipments can leave
+        # serves nothing: a positive dual there is only degeneracy (the balance rows
+        # chain through stock), so it is no bottleneck.
+        last_ship = np.full(n_pairs, -1, dtype=np.int64)
+        of_tier = line_tier[model.ship_line] == k
+        np.maximum.at(last_ship, model.ship_pair[of_tier], model.ship_bucket[of_tier])
+        usable = buckets <= last_ship[:, None]
+        take = ~found & usable & (duals > PRICE_TOL)
         found |= take
         tier[take] = k
         price[take] = duals[take]

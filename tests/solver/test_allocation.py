@@ -450,3 +450,55 @@ def test_a_missing_highs_is_a_solver_error_that_suggests_cbc(
     monkeypatch.setitem(sys.modules, "highspy", None)
     with pytest.raises(SolverError, match=r"HiGHS solver is not installed.*cbc"):
         allocate(**three_customers())  # type: ignore[arg-type]
+
+
+def test_a_bottleneck_is_only_reported_where_one_more_unit_would_serve_more():
+    """Checked by perturbation: a unit arriving in the reported bucket serves one more
+    unit; one arriving after the last bucket any shipment can leave serves nothing."""
+    import datetime as dt
+
+    import pandas as pd
+
+    from sheetloop.solver.allocation import allocate
+    from sheetloop.solver.buckets import Calendar
+
+    calendar = Calendar.create("week", dt.date(2026, 11, 30), 4)
+    monday = pd.Timestamp("2026-11-30")
+    customers = pd.DataFrame({"Customer": ["ACME", "BOLT"], "Tier": [1, 2]})
+    demand = pd.DataFrame(
+        {
+            "Demand": ["SO-1", "SO-2"],
+            "Item": "BIKE",
+            "Site": "MAIN",
+            "Customer": ["ACME", "BOLT"],
+            "Due": monday,
+            "Qty": [40.0, 30.0],
+        }
+    )
+
+    def served(extra_week: int | None) -> tuple[float, pd.DataFrame]:
+        rows = [{"Site": "MAIN", "Item": "BIKE", "Available": monday, "Qty": 60.0}]
+        if extra_week is not None:
+            rows.append(
+                {
+                    "Site": "MAIN",
+                    "Item": "BIKE",
+                    "Qty": 1.0,
+                    "Available": monday + pd.Timedelta(weeks=extra_week),
+                }
+            )
+        result = allocate(
+            supply=pd.DataFrame(rows),
+            demand=demand,
+            calendar=calendar,
+            customers=customers,
+            max_lateness=1,
+        )
+        return float(result.demand_status["Allocated"].sum()), result.bottlenecks
+
+    base, bottlenecks = served(None)
+    assert len(bottlenecks) == 1
+    reported = int(bottlenecks["Bucket"].iloc[0])
+    assert served(reported)[0] == base + 1
+    for later in range(reported + 1, 4):
+        assert served(later)[0] == base
