@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pandas as pd
+
 from sheetloop import CONTRACT_VERSION
 from sheetloop.addin.allocating import allocate_book
 from sheetloop.addin.planning import plan_book
@@ -20,6 +22,7 @@ from sheetloop.solver.buckets import monday_of_this_week
 from sheetloop.workbooks.csv_export import export_csv, fit_to_sheet
 from sheetloop.workbooks.demo_data import demo_company, synthetic_company
 from sheetloop.workbooks.file_book import FileBook
+from sheetloop.workbooks.interface import TableWrite
 from sheetloop.workbooks.problems import Problem
 from sheetloop.workbooks.safe_save import book_write_lock, refuse_if_open_in_excel
 from sheetloop.workbooks.schema import RUN_LOG
@@ -159,6 +162,29 @@ def demo(
     return Outcome(lines, loaded.warnings)
 
 
+def _stage_outputs(
+    book: FileBook,
+    writes: list[TableWrite],
+    run_log: pd.DataFrame,
+    target: Path,
+    export: Path | None,
+) -> list[str]:
+    """Stage output tables and the run log; a table too big for a sheet goes whole to CSV
+    (into ``export``, or ``BOOK-export/`` beside the target). Returns what to tell."""
+    overflow = export or target.parent / f"{target.stem}-export"
+    notes = []
+    for write in writes:
+        fitted, message = fit_to_sheet(write, overflow, SHEET_ROWS)
+        book.replace_table(fitted)
+        if message:
+            notes.append(message)
+    book.append_rows(RUN_LOG, run_log)
+    if export is not None:
+        export_csv(export, writes)
+        notes.append(f"exported every output as CSV to {export}")
+    return notes
+
+
 def plan(path: Path, out: Path | None = None, export: Path | None = None) -> Outcome:
     """MRP: replace PlannedOrders (keeping firm rows and user columns), Pegging, MRP and the
     plan rows of Exceptions; append RunLog."""
@@ -166,21 +192,9 @@ def plan(path: Path, out: Path | None = None, export: Path | None = None) -> Out
         book = FileBook.open(path)
         loaded = validated(book, "plan")
         outputs = plan_book(book, loaded)
-        overflow = export or target.parent / f"{target.stem}-export"
-        notes = []
-        for write in outputs.writes:
-            fitted, message = fit_to_sheet(write, overflow, SHEET_ROWS)
-            book.replace_table(fitted)
-            if message:
-                notes.append(message)
-        book.append_rows(RUN_LOG, outputs.run_log)
-        if export is not None:
-            export_csv(export, outputs.writes)
+        notes = _stage_outputs(book, outputs.writes, outputs.run_log, target, export)
         book.save(None if target == path else target)
-    lines = [*outputs.summary, *notes, f"wrote {target}"]
-    if export is not None:
-        lines.append(f"exported every output as CSV to {export}")
-    return Outcome(lines, loaded.warnings)
+    return Outcome([*outputs.summary, *notes, f"wrote {target}"], loaded.warnings)
 
 
 def allocate(path: Path, out: Path | None = None) -> Outcome:
@@ -191,14 +205,7 @@ def allocate(path: Path, out: Path | None = None) -> Outcome:
         book = FileBook.open(path)
         loaded = validated(book, "allocate")
         outputs = allocate_book(book, loaded)
-        overflow = target.parent / f"{target.stem}-export"
-        notes = []
-        for write in outputs.writes:
-            fitted, message = fit_to_sheet(write, overflow, SHEET_ROWS)
-            book.replace_table(fitted)
-            if message:
-                notes.append(message)
-        book.append_rows(RUN_LOG, outputs.run_log)
+        notes = _stage_outputs(book, outputs.writes, outputs.run_log, target, None)
         book.save(None if target == path else target)
     return Outcome([*outputs.summary, *notes, f"wrote {target}"], loaded.warnings)
 

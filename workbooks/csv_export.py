@@ -14,13 +14,6 @@ from sheetloop.workbooks.interface import TableWrite
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
-def neutralise(value: object) -> object:
-    """Prefix text that starts like a formula with an apostrophe (OWASP's CSV advice)."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
 def export_csv(folder: Path, writes: Iterable[TableWrite]) -> list[Path]:
     """Write each table to ``folder/<Table>.csv`` (UTF-8 with BOM, so Excel reads it)."""
     folder.mkdir(parents=True, exist_ok=True)
@@ -28,6 +21,7 @@ def export_csv(folder: Path, writes: Iterable[TableWrite]) -> list[Path]:
     for write in writes:
         path = folder / f"{write.spec.name}.csv"
         frame = write.frame.copy()
+        # Text a spreadsheet would read as a formula gets an apostrophe (OWASP's advice).
         for column in frame.columns:
             values = frame[column]
             if values.dtype == object or pd.api.types.is_string_dtype(values):
