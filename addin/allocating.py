@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from sheetloop.addin.outputs import bucket_dates, exceptions_with
 from sheetloop.solver.allocation import AllocationResult, allocate
 from sheetloop.solver.buckets import Calendar
 from sheetloop.workbooks.interface import (
@@ -144,10 +145,10 @@ def allocate_book(
         time_limit=settings.time_limit,
     )
     allocation = result.allocation.copy()
-    allocation["Ship"] = _dates(allocation["Ship"], calendar)
+    allocation["Ship"] = bucket_dates(allocation["Ship"], calendar).to_numpy()
     bottlenecks = result.bottlenecks.rename(columns={"Bucket": "When"}).copy()
-    bottlenecks["When"] = _dates(bottlenecks["When"], calendar)
-    exceptions = _exceptions(book, result, calendar)
+    bottlenecks["When"] = bucket_dates(bottlenecks["When"], calendar).to_numpy()
+    exceptions = exceptions_with(book, result.exceptions, calendar, PLAN_CODES)
     status = result.demand_status
     service = customer_service(status, customers)
     writes = [
@@ -234,34 +235,3 @@ def _service_chart(service: pd.DataFrame) -> list[ChartSpec]:
             size=(10, 24),
         )
     ]
-
-
-def _dates(buckets: pd.Series, calendar: Calendar) -> pd.Series:
-    values = buckets.to_numpy(np.int64)
-    if not calendar.is_dated:
-        return pd.Series(values + 1, index=buckets.index)
-    return pd.Series(
-        [pd.Timestamp(calendar.start_of(int(b))) for b in values],
-        index=buckets.index,
-        dtype="datetime64[s]",
-    )
-
-
-def _exceptions(book: WorkbookReader, result: AllocationResult, calendar: Calendar) -> pd.DataFrame:
-    """Allocation rows replace only the allocation rows of ``Exceptions``."""
-    exc = result.exceptions
-    frame = pd.DataFrame(
-        {
-            "Item": exc["Item"].to_numpy(object),
-            "Site": exc["Site"].to_numpy(object),
-            "When": _dates(exc["Bucket"], calendar).to_numpy(),
-            "Code": exc["Code"].to_numpy(object),
-            "Message": exc["Message"].to_numpy(object),
-        }
-    )
-    raw = book.find_table(EXCEPTIONS.name)
-    if raw is not None:
-        old, _ = parse_table(raw, EXCEPTIONS, periods=not calendar.is_dated)
-        kept = old.frame[old.frame["Code"].isin(PLAN_CODES)][frame.columns]
-        frame = pd.concat([kept, frame], ignore_index=True)
-    return frame

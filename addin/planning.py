@@ -13,6 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from sheetloop.addin.outputs import bucket_dates, exceptions_with
 from sheetloop.errors import InvalidDataError
 from sheetloop.solver.buckets import Calendar
 from sheetloop.solver.mrp import LINES, MrpResult
@@ -108,7 +109,7 @@ def plan_book(
     tiers = _tiers(loaded)
     pegging = peg(result, demand, tiers)
     orders = _planned_orders_frame(result, calendar, pegging, firm)
-    exceptions = _exceptions_frame(book, result, calendar, loaded)
+    exceptions = exceptions_with(book, result.exceptions, calendar, ALLOCATION_CODES)
     grid, note = _grid_frame(result, calendar, settings.mrp_grid_items, loaded)
     formats, charts = _grid_presentation(grid, calendar)
     writes = [
@@ -143,17 +144,6 @@ def _tiers(loaded: LoadedBook) -> pd.Series:
     return customers.set_index("Customer")["Tier"]
 
 
-def _dates(buckets: pd.Series | np.ndarray, calendar: Calendar) -> pd.Series | np.ndarray:
-    values = np.asarray(buckets, dtype=np.int64)
-    if not calendar.is_dated:
-        return values + 1
-    starts = np.array(
-        [np.datetime64(calendar.start_of(int(b))) for b in range(calendar.periods)],
-        dtype="datetime64[s]",
-    )
-    return pd.Series(starts[np.clip(values, 0, calendar.periods - 1)])
-
-
 def _planned_orders_frame(
     result: MrpResult, calendar: Calendar, pegging: pd.DataFrame, firm: pd.DataFrame
 ) -> pd.DataFrame:
@@ -164,8 +154,8 @@ def _planned_orders_frame(
             "Item": orders["Item"].to_numpy(object),
             "Site": orders["Site"].to_numpy(object),
             "Kind": orders["Kind"].to_numpy(object),
-            "Release": _dates(orders["Release"], calendar),
-            "Due": _dates(orders["Due"], calendar),
+            "Release": bucket_dates(orders["Release"], calendar),
+            "Due": bucket_dates(orders["Due"], calendar),
             "Qty": orders["Qty"].to_numpy(float),
             "Pegged To": pegged_to(orders["Order"], pegging),
             "Firm": orders["Firm"].to_numpy(bool),
@@ -179,27 +169,6 @@ def _planned_orders_frame(
             if keep is not None:
                 frame[column] = keep.where(keep.notna(), frame[column])
         frame["External Id"] = frame["Order"].map(given["External Id"])
-    return frame
-
-
-def _exceptions_frame(
-    book: WorkbookReader, result: MrpResult, calendar: Calendar, loaded: LoadedBook
-) -> pd.DataFrame:
-    exc = result.exceptions
-    frame = pd.DataFrame(
-        {
-            "Item": exc["Item"].to_numpy(object),
-            "Site": exc["Site"].to_numpy(object),
-            "When": _dates(exc["Bucket"], calendar),
-            "Code": exc["Code"].to_numpy(object),
-            "Message": exc["Message"].to_numpy(object),
-        }
-    )
-    raw = book.find_table(EXCEPTIONS.name)
-    if raw is not None:
-        old, _ = parse_table(raw, EXCEPTIONS, periods=not calendar.is_dated)
-        kept = old.frame[old.frame["Code"].isin(ALLOCATION_CODES)][frame.columns]
-        frame = pd.concat([frame, kept], ignore_index=True)
     return frame
 
 
