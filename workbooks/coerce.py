@@ -105,10 +105,14 @@ def to_number(values: Sequence[Any]) -> tuple[npt.NDArray[np.float64], Bad]:
         (v if v.__class__ is float else nan for v in values), dtype=np.float64, count=len(values)
     )
     bad: Bad = []
-    for i in np.flatnonzero(np.isnan(out)).tolist():
+    missing = np.isnan(out)
+    if not missing.any():
+        return out, bad
+    cells = np.empty(len(values), dtype=object)
+    cells[:] = values
+    # Blank cells stay NaN; only the other non-numbers need a closer look (compared in C).
+    for i in np.flatnonzero(missing & (cells != "")).tolist():
         v = values[i]
-        if v == "":
-            continue
         x = _number(v)
         if x is None:
             bad.append((i, f"expected a number, got {_show(v)}"))
