@@ -16,6 +16,9 @@ from sheetloop.workbooks.schema import header_key
 class CalamineReader:
     """Finds tables by Excel table name (anywhere), or a sheet of that name (header at A1)."""
 
+    #: Tables may be read from a background thread while earlier ones are parsed.
+    reads_in_background = True
+
     def __init__(self, path: Path) -> None:
         self.path = path
         try:

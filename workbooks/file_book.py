@@ -91,6 +91,8 @@ class FileBook:
 
     # --- reading ------------------------------------------------------------------------
 
+    reads_in_background = True  # its reads go through python-calamine
+
     @property
     def reader(self) -> CalamineReader:
         if self._reader is None:

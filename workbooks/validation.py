@@ -8,14 +8,15 @@ dates against the horizon. Every problem is collected; nothing stops at the firs
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
 
 from sheetloop.solver.bom import BomCycleError, low_level_codes
-from sheetloop.workbooks.interface import WorkbookReader
+from sheetloop.workbooks.interface import RawTable, WorkbookReader
 from sheetloop.workbooks.problems import Problem
 from sheetloop.workbooks.reading import LoadedTable, empty_table, parse_table
 from sheetloop.workbooks.schema import INPUT_TABLES, SETTINGS, Table
@@ -67,32 +68,33 @@ def load_book(
     uses = set(required) | set(used)
     problems: list[Problem] = []
 
-    settings_table, settings_problems = _load(reader, SETTINGS, periods=False)
-    settings, more = parse_settings(settings_table, today)
-    problems += settings_problems + more
-    periods = settings.bucket == "period"
+    with _Prefetch(reader, [spec.name for spec in INPUT_TABLES]) as raw_tables:
+        settings_table, settings_problems = _parse(raw_tables(SETTINGS.name), SETTINGS, False)
+        settings, more = parse_settings(settings_table, today)
+        problems += settings_problems + more
+        periods = settings.bucket == "period"
 
-    tables: dict[str, LoadedTable] = {"Settings": settings_table}
-    for spec in INPUT_TABLES:
-        if spec is SETTINGS:
-            continue
-        loaded, found_problems = _load(reader, spec, periods=periods)
-        if not loaded.found and spec.name in required:
-            found_problems.append(
-                Problem(
-                    spec.sheet,
-                    "A1",
-                    f"the table {spec.name} is missing: add it (sheetloop init BOOK adds every "
-                    "missing input table) or name your table or sheet " + spec.name,
+        tables: dict[str, LoadedTable] = {"Settings": settings_table}
+        for spec in INPUT_TABLES:
+            if spec is SETTINGS:
+                continue
+            loaded, found_problems = _parse(raw_tables(spec.name), spec, periods)
+            if not loaded.found and spec.name in required:
+                found_problems.append(
+                    Problem(
+                        spec.sheet,
+                        "A1",
+                        f"the table {spec.name} is missing: add it (sheetloop init BOOK adds every "
+                        "missing input table) or name your table or sheet " + spec.name,
+                    )
                 )
-            )
-        tables[spec.name] = loaded
-        problems += [
-            p
-            if spec.name in uses or p.severity == "warning"
-            else Problem(p.sheet, p.cell, p.message, "warning")
-            for p in found_problems
-        ]
+            tables[spec.name] = loaded
+            problems += [
+                p
+                if spec.name in uses or p.severity == "warning"
+                else Problem(p.sheet, p.cell, p.message, "warning")
+                for p in found_problems
+            ]
 
     cross = [
         *check_references(tables),
@@ -107,13 +109,37 @@ def load_book(
     return LoadedBook(settings, tables, problems)
 
 
-def _load(
-    reader: WorkbookReader, spec: Table, *, periods: bool
-) -> tuple[LoadedTable, list[Problem]]:
-    raw = reader.find_table(spec.name)
+def _parse(raw: RawTable | None, spec: Table, periods: bool) -> tuple[LoadedTable, list[Problem]]:
     if raw is None:
         return empty_table(spec), []
     return parse_table(raw, spec, periods=periods)
+
+
+class _Prefetch:
+    """Reads the book's tables in a background thread, in the order they are parsed, so
+    the reader (python-calamine releases the GIL while it parses the file) and the parsing
+    of the previous table overlap. Readers that must stay on one thread (a live Excel
+    book) are read in line: they do not set ``reads_in_background``."""
+
+    def __init__(self, reader: WorkbookReader, names: list[str]) -> None:
+        self.reader = reader
+        self.names = names
+        self.pool: ThreadPoolExecutor | None = None
+        self.futures: dict[str, Future[RawTable | None]] = {}
+
+    def __enter__(self) -> Callable[[str], RawTable | None]:
+        if getattr(self.reader, "reads_in_background", False):
+            self.pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sheetloop-read")
+            self.futures = {n: self.pool.submit(self.reader.find_table, n) for n in self.names}
+        return self.get
+
+    def get(self, name: str) -> RawTable | None:
+        future = self.futures.get(name)
+        return future.result() if future is not None else self.reader.find_table(name)
+
+    def __exit__(self, *exc: object) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(wait=True, cancel_futures=True)
 
 
 def _table_of(problem: Problem, tables: dict[str, LoadedTable]) -> str:
