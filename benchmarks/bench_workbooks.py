@@ -5,7 +5,8 @@
 1. Read a synthetic company (``--items`` items: Items, a ~2.7-line-per-item BOM, 2 demand
    rows per item, inventory, receipts) into validated tables, against a bare
    python-calamine read of the same tables and openpyxl's read-only mode.
-2. Write a ``--rows`` × 15 output table into an existing workbook (the demo book), against
+2. Write a ``--rows`` × 15 output table into an existing workbook (the company's book, with
+   its input sheets), against
    openpyxl's load + add + save of the same rows and xlsxwriter writing them to a new
    file (when xlsxwriter is installed).
 
@@ -192,7 +193,7 @@ def main() -> None:
         child(name, Path(book), Path(target), int(rows))
         return
 
-    from sheetloop.workbooks.demo_data import demo_company, synthetic_company
+    from sheetloop.workbooks.demo_data import synthetic_company
     from sheetloop.workbooks.template import init_book
 
     with tempfile.TemporaryDirectory() as tmp:
@@ -204,12 +205,12 @@ def main() -> None:
             f"built a {args.items:,}-item company book in {time.perf_counter() - started:.1f} s "
             f"({book.stat().st_size / 1e6:.1f} MB)"
         )
-        existing = folder / "existing.xlsx"
-        init_book(existing, demo_company(HORIZON))
 
+        # Output tables are written into the planning book itself: an existing workbook
+        # whose other sheets (the company's input tables) a writer has to keep.
         def fresh_target() -> Path:
             target = folder / "target.xlsx"
-            shutil.copy(existing, target)
+            shutil.copy(book, target)
             return target
 
         reads = ["read_sheetloop", "read_calamine"] + (

@@ -40,6 +40,17 @@ COMMAND_TABLES: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
 }
 
 
+# Parse order: Settings first (it says how to read dates), then the tables that are
+# usually big, ending with one that is usually smaller, so that little parsing is left
+# once the background reader has finished.
+_FIRST = ("Settings", "Items", "Demand", "BOM")
+PARSE_ORDER: tuple[Table, ...] = (
+    *(t for name in _FIRST for t in INPUT_TABLES if t.name == name),
+    *(t for t in INPUT_TABLES if t.name not in (*_FIRST, "Inventory")),
+    *(t for t in INPUT_TABLES if t.name == "Inventory"),
+)
+
+
 @dataclass
 class LoadedBook:
     """A book's input tables, parsed and checked."""
@@ -68,14 +79,15 @@ def load_book(
     uses = set(required) | set(used)
     problems: list[Problem] = []
 
-    with _Prefetch(reader, [spec.name for spec in INPUT_TABLES]) as raw_tables:
+    with _Prefetch(reader, [spec.name for spec in PARSE_ORDER]) as raw_tables:
         settings_table, settings_problems = _parse(raw_tables(SETTINGS.name), SETTINGS, False)
         settings, more = parse_settings(settings_table, today)
         problems += settings_problems + more
         periods = settings.bucket == "period"
 
-        tables: dict[str, LoadedTable] = {"Settings": settings_table}
-        for spec in INPUT_TABLES:
+        parsed: dict[str, LoadedTable] = {"Settings": settings_table}
+        found_by_table: dict[str, list[Problem]] = {}
+        for spec in PARSE_ORDER:
             if spec is SETTINGS:
                 continue
             loaded, found_problems = _parse(raw_tables(spec.name), spec, periods)
@@ -88,13 +100,15 @@ def load_book(
                         "missing input table) or name your table or sheet " + spec.name,
                     )
                 )
-            tables[spec.name] = loaded
-            problems += [
+            parsed[spec.name] = loaded
+            found_by_table[spec.name] = [
                 p
                 if spec.name in uses or p.severity == "warning"
                 else Problem(p.sheet, p.cell, p.message, "warning")
                 for p in found_problems
             ]
+    tables = {spec.name: parsed[spec.name] for spec in INPUT_TABLES}
+    problems += [p for spec in INPUT_TABLES for p in found_by_table.get(spec.name, [])]
 
     cross = [
         *check_references(tables),
