@@ -183,19 +183,20 @@ class FileBook:
         target = out or self.path
         if not self.path.exists():
             raise UsageError(f"{self.path}: no such workbook")
+        recorded = self.state()
+        owned_before = set(filter(None, recorded.get("owned_sheets", "").split("\n")))
         with Package(self.path) as package:
-            writer = _PackageWriter(package)
+            writer = _PackageWriter(package, owned_before)
             for staged in self._staged:
                 writer.write_table(staged.write, replace=staged.replace)
             state = {
-                **self.state(),
+                **recorded,
                 **self._state,
                 "contract_version": CONTRACT_VERSION,
                 "sheetloop_version": __version__,
                 "saved_at": dt.datetime.now().isoformat(timespec="seconds"),
             }
-            owned = set(filter(None, state.get("owned_sheets", "").split("\n")))
-            state["owned_sheets"] = "\n".join(sorted(owned | writer.owned))
+            state["owned_sheets"] = "\n".join(sorted(owned_before | writer.owned))
             writer.write_state(state)
             writer.index.set_full_calc_on_load()
             atomic_write(target, package.save_to)
@@ -208,19 +209,12 @@ class FileBook:
 class _PackageWriter:
     """Applies table writes to a package."""
 
-    def __init__(self, package: Package) -> None:
+    def __init__(self, package: Package, owned_before: set[str]) -> None:
         self.package = package
         self.index = WorkbookIndex(package)
         self.styles = Styles(package)
+        self.owned_before = owned_before  # sheets the book's record says sheetloop owns
         self.owned: set[str] = set()
-
-    def _owned_before(self) -> set[str]:
-        state_sheet = self.index.sheet(STATE_SHEET)
-        if state_sheet is None:
-            return set()
-        text = self.package.read_text(state_sheet.part)
-        m = re.search(r"owned_sheets</t></is></c><c [^>]*><is><t[^>]*>(.*?)</t>", text, re.S)
-        return set(m.group(1).split("\n")) if m else set()
 
     def write_table(self, write: TableWrite, *, replace: bool) -> None:
         spec = write.spec
@@ -230,7 +224,7 @@ class _PackageWriter:
                 "sheet holds: write it as CSV with --export DIR"
             )
         existing = self._find_table(spec.name)
-        owned = self._owned_before() | self.owned
+        owned = self.owned_before | self.owned
         if existing is not None:
             if not replace:
                 return
@@ -329,7 +323,7 @@ class _PackageWriter:
     def _write_chart_sheet(self, name: str, table_sheet: str, charts: list[Chart]) -> None:
         """Charts of a table on a sheet of their own: the first sheet called ``name``,
         ``name (2)``, ... that sheetloop owns (and that holds no table) or the book lacks."""
-        owned = {s.casefold() for s in self._owned_before() | self.owned}
+        owned = {s.casefold() for s in self.owned_before | self.owned}
         candidate, n = name, 1
         while (sheet := self.index.sheet(candidate)) is not None and (
             sheet.name.casefold() not in owned

@@ -49,11 +49,3 @@ class Problem:
     def __str__(self) -> str:
         prefix = "warning: " if self.severity == "warning" else ""
         return f"{self.where}: {prefix}{self.message}"
-
-
-def errors(problems: list[Problem]) -> list[Problem]:
-    return [p for p in problems if p.severity == "error"]
-
-
-def warnings(problems: list[Problem]) -> list[Problem]:
-    return [p for p in problems if p.severity == "warning"]

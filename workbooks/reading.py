@@ -37,10 +37,6 @@ class LoadedTable:
         col = self.column_index.get(column, self.column_index.get(self.spec.columns[0].name, 0))
         return cell_ref(int(self.excel_rows[position]), col)
 
-    def header_cell(self, column: str | None = None) -> str:
-        col = self.column_index.get(column, 0) if column else 0
-        return cell_ref(self.header_row, col)
-
     def problem(self, position: int, column: str, message: str, severity: str = "error") -> Problem:
         return Problem(
             self.sheet,

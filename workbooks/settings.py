@@ -37,10 +37,6 @@ class Settings:
 _FIELD = {s.key: s.name.lower().replace(" ", "_") for s in SETTING_SPECS}
 
 
-def default_settings(today: dt.date | None = None) -> Settings:
-    return Settings(horizon_start=monday_of_this_week(today))
-
-
 def parse_settings(
     table: LoadedTable, today: dt.date | None = None
 ) -> tuple[Settings, list[Problem]]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import struct
 import zipfile
 import zlib
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import BinaryIO
@@ -184,9 +183,6 @@ class Package:
         name_len, extra_len = struct.unpack("<2H", header[26:30])
         fp.seek(info.header_offset + _LOCAL.size + name_len + extra_len)
         return fp.read(info.compress_size)
-
-    def iter_parts(self, prefix: str) -> Iterator[str]:
-        return (n for n in self._entries if n.startswith(prefix))
 
 
 def _dos(date_time: tuple[int, int, int, int, int, int]) -> tuple[int, int]:
