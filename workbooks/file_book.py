@@ -29,7 +29,7 @@ from sheetloop.workbooks.chart_xml import (
 from sheetloop.workbooks.coerce import to_code
 from sheetloop.workbooks.drawing_parts import set_charts
 from sheetloop.workbooks.guard import check_book_file
-from sheetloop.workbooks.interface import RawTable, TableWrite
+from sheetloop.workbooks.interface import RawTable, TablePatch, TableWrite
 from sheetloop.workbooks.ooxml import (
     CT_TABLE,
     REL_TABLE,
@@ -52,9 +52,14 @@ from sheetloop.workbooks.sheet_xml import (
     render_table_sheet,
 )
 from sheetloop.workbooks.styles_xml import Styles
+from sheetloop.workbooks.table_patch import apply_patch
 from sheetloop.workbooks.zip_package import Package
 
 STATE_SHEET = "_sheetloop"
+# A cell holds at most 32,767 characters: longer state values (sync hashes of a big table)
+# continue on rows named "<key> ~2", "<key> ~3", ...
+_STATE_CHUNK = 32_000
+_CONTINUED = re.compile(r"^(.*) ~(\d+)$")
 _BUCKET_LABEL = re.compile(r"^\d{4}-\d{2}-\d{2}$|^-?\d+$")
 _EMPTY_SHEET = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
@@ -78,6 +83,7 @@ class FileBook:
     _staged: list[_Staged] = field(default_factory=list)
     _state: dict[str, str] = field(default_factory=dict)
     _tables_read: dict[str, RawTable | None] = field(default_factory=dict)
+    _patches: list[tuple[TablePatch, RawTable]] = field(default_factory=list)
 
     @classmethod
     def open(cls, path: Path, *, new_ok: bool = False) -> FileBook:
@@ -119,7 +125,15 @@ class FileBook:
         if STATE_SHEET not in self.reader.sheet_names:
             return {}
         raw = self.reader.sheet_rows(STATE_SHEET)
-        return {str(r[0]): str(r[1]) for r in raw if len(r) >= 2 and r[0] != ""}
+        pairs = [(str(r[0]), str(r[1])) for r in raw if len(r) >= 2 and r[0] != ""]
+        state = {k: v for k, v in pairs if not _CONTINUED.match(k)}
+        continued = sorted(
+            (m.group(1), int(m.group(2)), v) for k, v in pairs if (m := _CONTINUED.match(k))
+        )
+        for key, _, value in continued:
+            if key in state:
+                state[key] += value
+        return state
 
     # --- staging writes -----------------------------------------------------------------
 
@@ -136,6 +150,14 @@ class FileBook:
         old = parse_table(raw, spec)[0].frame if raw is not None else None
         combined = frame if old is None or old.empty else pd.concat([old, frame], ignore_index=True)
         self._staged.append(_Staged(TableWrite(spec, combined), replace=True))
+
+    def patch_table(self, patch: TablePatch) -> None:
+        """Stage cell-level changes to a user's table (see :class:`TablePatch`)."""
+        raw = self.find_table(patch.spec.name)
+        if raw is None:
+            raise UsageError(f"{self.path.name}: no table {patch.spec.name} to update")
+        if not patch.empty:
+            self._patches.append((patch, raw))
 
     def set_state(self, key: str, value: str) -> None:
         self._state[key] = value
@@ -187,6 +209,8 @@ class FileBook:
         owned_before = set(filter(None, recorded.get("owned_sheets", "").split("\n")))
         with Package(self.path) as package:
             writer = _PackageWriter(package, owned_before)
+            for patch, raw in self._patches:
+                apply_patch(package, writer.index, writer.styles, patch, raw)
             for staged in self._staged:
                 writer.write_table(staged.write, replace=staged.replace)
             state = {
@@ -201,6 +225,7 @@ class FileBook:
             writer.index.set_full_calc_on_load()
             atomic_write(target, package.save_to)
         self._staged.clear()
+        self._patches.clear()
         self._reader = None
         self._tables_read.clear()
         return target
@@ -353,11 +378,16 @@ class _PackageWriter:
         return f"{name} ({n})"
 
     def write_state(self, state: dict[str, str]) -> None:
+        pairs = []
+        for key, value in sorted(state.items()):
+            chunks = [value[i : i + _STATE_CHUNK] for i in range(0, len(value), _STATE_CHUNK)]
+            pairs.append((key, chunks[0] if chunks else ""))
+            pairs.extend((f"{key} ~{n}", chunk) for n, chunk in enumerate(chunks[1:], start=2))
         rows = "".join(
             f'<row r="{i}"><c r="A{i}" t="inlineStr"><is><t>{escape_text(k)}</t></is></c>'
             f'<c r="B{i}" t="inlineStr"><is><t xml:space="preserve">{escape_text(v)}</t></is>'
             "</c></row>"
-            for i, (k, v) in enumerate(sorted(state.items()), start=1)
+            for i, (k, v) in enumerate(pairs, start=1)
         )
         xml = _EMPTY_SHEET.replace("<sheetData/>", f"<sheetData>{rows}</sheetData>")
         sheet = self.index.sheet(STATE_SHEET)

@@ -141,6 +141,27 @@ class TableWrite:
     chart_sheet: str | None = None
 
 
+@dataclass
+class TablePatch:
+    """Cell-level changes to a table the user owns (what ``pull`` may write, and no more).
+
+    Rows are the data rows of the table as read (0-based, as in :attr:`RawTable.rows`);
+    columns are header names, matched leniently. Every cell not named keeps its value,
+    formula and style; rows appended below take the style of the last row and the table's
+    calculated-column formulas; ``removes`` close up within the table's columns.
+    """
+
+    spec: Table
+    updates: dict[int, dict[str, Any]] = field(default_factory=dict)
+    appends: list[dict[str, Any]] = field(default_factory=list)
+    removes: list[int] = field(default_factory=list)
+    new_columns: list[str] = field(default_factory=list)  # added at the table's right
+
+    @property
+    def empty(self) -> bool:
+        return not (self.updates or self.appends or self.removes or self.new_columns)
+
+
 class WorkbookReader(Protocol):
     """Read access to a workbook's tables."""
 
@@ -170,6 +191,11 @@ class Workbook(WorkbookReader, Protocol):
 
     def add_table(self, write: TableWrite) -> None:
         """Add a table (and its sheet) that the book lacks (``init``)."""
+        ...
+
+    def patch_table(self, patch: TablePatch) -> None:
+        """Change named cells of a user's table, add rows below it or close up removed
+        rows (``pull``); refuse, naming the cells, when the table cannot grow."""
         ...
 
     def set_state(self, key: str, value: str) -> None:

@@ -246,10 +246,13 @@ class WorkbookIndex:
         return m.group(1) or "" if m else ""
 
     def _rel_prefix(self) -> str:
-        m = re.search(r'xmlns:(\w+)="' + re.escape(NS_REL) + '"', self.text)
+        # Only a binding on the root element counts: some writers (openpyxl) bind the
+        # prefix on each <sheet> element, where a new sibling cannot see it.
+        root = re.search(r"<(?:\w+:)?workbook\b[^>]*>", self.text)
+        m = re.search(r'xmlns:(\w+)="' + re.escape(NS_REL) + '"', root.group(0) if root else "")
         if m:
             return m.group(1)
-        # No prefix bound to the relationships namespace yet: bind one on the root.
+        # No prefix bound to the relationships namespace there yet: bind one on the root.
         text = re.sub(r"<((?:\w+:)?workbook)\b", rf'<\1 xmlns:r="{NS_REL}"', self.text, count=1)
         self.package.write(self.part, text)
         return "r"
