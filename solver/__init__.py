@@ -15,14 +15,21 @@ from sheetloop.solver.lot_rules import (
 )
 from sheetloop.solver.mrp import MrpResult, consume_forecast, plan
 from sheetloop.solver.pegging import peg, pegged_to
+from sheetloop.solver.record import BomLine, ItemRecord, LotPolicy, explode, item_record, lot_sizes
 
 __all__ = [
     "BomCycleError",
+    "BomLine",
     "Calendar",
+    "ItemRecord",
+    "LotPolicy",
     "MrpResult",
     "consume_forecast",
     "eoq",
+    "explode",
+    "item_record",
     "least_unit_cost",
+    "lot_sizes",
     "low_level_codes",
     "peg",
     "pegged_to",
