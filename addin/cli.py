@@ -99,12 +99,24 @@ def build_parser() -> argparse.ArgumentParser:
         if name == "plan":
             s.add_argument("--export", metavar="DIR", help="also write every output as CSV")
 
-    pl = sub.add_parser("pull", help="refresh tables from connections")
+    pl = sub.add_parser(
+        "pull",
+        help="refresh tables from connections",
+        description="Refresh the book's tables from one connection of its Connections "
+        "table (or every one): mapped columns, Origin, Sync Status and '<Connection> Id' "
+        "of the rows pull brought are updated, new records are added below the table, "
+        "records gone from the system are marked 'gone'. Rows you typed (blank Origin) "
+        "and your own columns are never touched. Every run appends to SyncLog.",
+    )
     pl.add_argument("book", metavar="BOOK")
-    pl.add_argument("connection", nargs="?", metavar="CONNECTION")
-    pl.add_argument("--tables", metavar="T,...")
-    pl.add_argument("--dry-run", action="store_true", help="show what would change")
-    pl.add_argument("--prune", action="store_true", help="remove rows gone from the system")
+    pl.add_argument(
+        "connection", nargs="?", metavar="CONNECTION", help="a name from Connections (default: all)"
+    )
+    pl.add_argument("--tables", metavar="T,...", help="only these tables (comma-separated)")
+    pl.add_argument("--dry-run", action="store_true", help="print what would change; write nothing")
+    pl.add_argument(
+        "--prune", action="store_true", help="remove rows gone from the system (not just mark)"
+    )
 
     ps = sub.add_parser("push", help="send changed rows to a system")
     ps.add_argument("book", metavar="BOOK")
@@ -140,7 +152,25 @@ def _dispatch(args: argparse.Namespace) -> commands.Outcome:
     if args.command == "run":
         # A sequence: each step saves on its own; the first failing step ends it.
         return commands.run(book, _path(args.out), report=print)
+    if args.command == "pull":
+        return commands.pull(
+            book,
+            args.connection,
+            tables=_tables(args.tables),
+            dry_run=args.dry_run,
+            prune=args.prune,
+            report=_progress,
+        )
     return commands.not_yet(args.command, book)
+
+
+def _tables(value: str | None) -> list[str] | None:
+    return [t.strip() for t in value.split(",") if t.strip()] if value else None
+
+
+def _progress(line: str) -> None:
+    # Progress and partial results go to stderr, so stdout keeps only the results.
+    print(line, file=sys.stderr)
 
 
 def _path(value: str | None) -> Path | None:

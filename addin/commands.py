@@ -17,7 +17,8 @@ import pandas as pd
 from sheetloop import CONTRACT_VERSION
 from sheetloop.addin.allocating import allocate_book
 from sheetloop.addin.planning import plan_book
-from sheetloop.errors import InvalidDataError, SheetloopError, UsageError
+from sheetloop.addin.syncing import pull_book
+from sheetloop.errors import ExternalSystemError, InvalidDataError, SheetloopError, UsageError
 from sheetloop.solver.buckets import monday_of_this_week
 from sheetloop.workbooks.csv_export import export_csv, fit_to_sheet
 from sheetloop.workbooks.demo_data import demo_company, synthetic_company
@@ -218,6 +219,48 @@ def run(path: Path, out: Path | None = None, report: Report | None = None) -> Ou
             report(line)
     allocated = allocate(out or path)
     return Outcome(allocated.lines, [*planned.warnings, *allocated.warnings])
+
+
+def pull(
+    path: Path,
+    connection: str | None = None,
+    *,
+    tables: list[str] | None = None,
+    dry_run: bool = False,
+    prune: bool = False,
+    report: Report | None = None,
+) -> Outcome:
+    """Refresh tables from one connection (or every one). With ``dry_run`` print what
+    would change and write nothing. A failing system ends it with exit 3 after saving what
+    was pulled before the failure (each table whole) and the SyncLog rows."""
+    if dry_run:
+        book = FileBook.open(path)
+        loaded = validated(book, "pull")
+        entries, error = pull_book(book, loaded, connection, tables=tables, dry_run=True)
+    else:
+        with writing(path, None, "pull"):
+            book = FileBook.open(path)
+            loaded = validated(book, "pull")
+            entries, error = pull_book(
+                book, loaded, connection, tables=tables, prune=prune, report=report
+            )
+            book.save()
+    lines = [e.line() for e in entries if not e.failed]
+    if error is not None:
+        for line in lines:
+            if report is not None:
+                report(line)
+        where = (
+            "nothing was written"
+            if dry_run
+            else "what was pulled before it is saved and logged in SyncLog"
+        )
+        raise ExternalSystemError(f"{error} ({where}; run pull again once it is fixed)")
+    if dry_run:
+        lines.append("dry run: nothing was written")
+    else:
+        lines.append(f"wrote {path}")
+    return Outcome(lines, loaded.warnings)
 
 
 def not_yet(command: str, path: Path | None) -> Outcome:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import pandas as pd
 
@@ -61,7 +62,7 @@ def connections_from(frame: pd.DataFrame | None, sheet: str = "Connections") -> 
         if not name:
             continue
 
-        def text(column: str, row: dict[str, object] = row) -> str:
+        def text(column: str, row: dict[Any, Any] = row) -> str:
             value = row.get(column)
             return "" if value is None or value != value else str(value).strip()
 
@@ -85,6 +86,4 @@ def find_connection(connections: list[Connection], name: str) -> Connection:
         if conn.name.casefold() == name.casefold():
             return conn
     known = ", ".join(c.name for c in connections) or "none"
-    raise UsageError(
-        f"no connection named {name!r} in the Connections table (it has: {known})"
-    )
+    raise UsageError(f"no connection named {name!r} in the Connections table (it has: {known})")

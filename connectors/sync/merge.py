@@ -106,10 +106,10 @@ def plan_pull(
     seen: set[int] = set()
     for values, ident in zip(records.rows, records.ids, strict=True):
         key = tuple(normalise(values.get(k), c) for k, c in zip(stream.key, key_cols, strict=True))
-        r = by_id.get(ident)
-        if r is None:
-            r = ours_by_key.get(key)
-        if r is None and key in typed_keys:
+        match = by_id.get(ident)
+        if match is None:
+            match = ours_by_key.get(key)
+        if match is None and key in typed_keys:
             diff.conflicts += 1
             if len(diff.notes) < 5:
                 shown = ", ".join(str(k) for k in key)
@@ -118,14 +118,14 @@ def plan_pull(
                     f"write {connection} in its Origin to let pull update it"
                 )
             continue
-        if r is None or r in seen:
+        if match is None or match in seen:
             diff.patch.appends.append(
                 {**values, ORIGIN: connection, SYNC_STATUS: SYNCED, id_col: ident}
             )
             diff.created += 1
             continue
-        seen.add(r)
-        row = rows[r]
+        seen.add(match)
+        row = rows[match]
         changed = {
             c: values.get(c)
             for c in stream.columns
@@ -137,7 +137,7 @@ def plan_pull(
         if normalise(cell(row, SYNC_STATUS), None) != SYNCED:
             changed[SYNC_STATUS] = SYNCED
         if changed:
-            diff.patch.updates[r] = changed
+            diff.patch.updates[match] = changed
             data_changed = any(c in stream.columns for c in changed)
             diff.updated += 1 if data_changed else 0
             diff.unchanged += 0 if data_changed else 1

@@ -1,0 +1,27 @@
+"""Which connector serves a connection, by its ``System``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sheetloop.connectors.connections import SYSTEMS, Connection
+from sheetloop.connectors.sync.pull import Source
+from sheetloop.errors import UsageError
+
+
+def open_source(connection: Connection, book_dir: Path) -> Source:
+    """The connector that reads ``connection``'s system (a usage error for a system this
+    release does not sync yet, or an unknown one)."""
+    system = connection.system
+    if system == "rest":
+        from sheetloop.connectors.rest.connector import RestConnector
+
+        return RestConnector.from_connection(connection, book_dir)
+    if system in SYSTEMS:
+        raise UsageError(
+            f"Connections ({connection.name}): syncing with {system} is not available in "
+            "this release yet; rest connections are"
+        )
+    raise UsageError(
+        f"Connections ({connection.name}): unknown System {system!r} (one of {', '.join(SYSTEMS)})"
+    )
