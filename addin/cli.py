@@ -118,12 +118,24 @@ def build_parser() -> argparse.ArgumentParser:
         "--prune", action="store_true", help="remove rows gone from the system (not just mark)"
     )
 
-    ps = sub.add_parser("push", help="send changed rows to a system")
+    ps = sub.add_parser(
+        "push",
+        help="send changed rows to a system",
+        description="Send the rows changed since the last sync (planned orders, customers, "
+        "allocation results) to one connection. Sent rows get External Id, Synced At and "
+        "Sync Status (planned orders also Firm = yes), so pushing twice sends nothing new. "
+        "A row changed both in the book and in the system since the last sync is a "
+        "conflict: listed, marked, not sent (exit 5) unless --force.",
+    )
     ps.add_argument("book", metavar="BOOK")
-    ps.add_argument("connection", metavar="CONNECTION")
-    ps.add_argument("--tables", metavar="T,...")
-    ps.add_argument("--dry-run", action="store_true", help="show what would be sent")
-    ps.add_argument("--force", action="store_true", help="send even where there are conflicts")
+    ps.add_argument("connection", metavar="CONNECTION", help="a name from Connections")
+    ps.add_argument("--tables", metavar="T,...", help="only these tables (comma-separated)")
+    ps.add_argument(
+        "--dry-run", action="store_true", help="print what would be sent; send and write nothing"
+    )
+    ps.add_argument(
+        "--force", action="store_true", help="send conflicting rows too (the book wins)"
+    )
 
     r = sub.add_parser("refresh", help="unattended: pull, run, push")
     r.add_argument("book", metavar="BOOK")
@@ -159,6 +171,15 @@ def _dispatch(args: argparse.Namespace) -> commands.Outcome:
             tables=_tables(args.tables),
             dry_run=args.dry_run,
             prune=args.prune,
+            report=_progress,
+        )
+    if args.command == "push":
+        return commands.push(
+            book,
+            args.connection,
+            tables=_tables(args.tables),
+            dry_run=args.dry_run,
+            force=args.force,
             report=_progress,
         )
     return commands.not_yet(args.command, book)

@@ -17,8 +17,14 @@ import pandas as pd
 from sheetloop import CONTRACT_VERSION
 from sheetloop.addin.allocating import allocate_book
 from sheetloop.addin.planning import plan_book
-from sheetloop.addin.syncing import pull_book
-from sheetloop.errors import ExternalSystemError, InvalidDataError, SheetloopError, UsageError
+from sheetloop.addin.syncing import pull_book, push_book
+from sheetloop.errors import (
+    ConflictError,
+    ExternalSystemError,
+    InvalidDataError,
+    SheetloopError,
+    UsageError,
+)
 from sheetloop.solver.buckets import monday_of_this_week
 from sheetloop.workbooks.csv_export import export_csv, fit_to_sheet
 from sheetloop.workbooks.demo_data import demo_company, synthetic_company
@@ -261,6 +267,53 @@ def pull(
     else:
         lines.append(f"wrote {path}")
     return Outcome(lines, loaded.warnings)
+
+
+def push(
+    path: Path,
+    connection: str,
+    *,
+    tables: list[str] | None = None,
+    dry_run: bool = False,
+    force: bool = False,
+    report: Report | None = None,
+) -> Outcome:
+    """Send the rows changed since the last sync to ``connection``. Exit 3 when the system
+    fails (what was sent is recorded and logged), 5 when conflicts were left unsent."""
+    if dry_run:
+        book = FileBook.open(path)
+        loaded = validated(book, "push")
+        result = push_book(book, loaded, connection, tables=tables, dry_run=True)
+    else:
+        with writing(path, None, "push"):
+            book = FileBook.open(path)
+            loaded = validated(book, "push")
+            result = push_book(book, loaded, connection, tables=tables, force=force, report=report)
+            book.save()
+    lines = [e.line() for e in result.entries if not (e.failed and result.error)]
+    if dry_run:
+        lines += [plan.summary() for plan in result.plans]
+        lines.append("dry run: nothing was sent or written")
+    else:
+        lines.append(f"wrote {path}")
+    if result.error is not None:
+        for line in lines:
+            if report is not None:
+                report(line)
+        raise ExternalSystemError(
+            f"{result.error} (what was sent before it is recorded in the book and in SyncLog; "
+            "push again once it is fixed: nothing is sent twice)"
+        )
+    if result.conflicts and not dry_run:
+        for line in [*lines, *result.conflicts]:
+            if report is not None:
+                report(line)
+        raise ConflictError(
+            f"{len(result.conflicts)} row(s) changed both in the book and in {connection} "
+            "since the last sync were not sent (listed above, marked 'conflict'): pull to "
+            "see the system's version, or push --force to overwrite it"
+        )
+    return Outcome([*lines, *result.conflicts], loaded.warnings)
 
 
 def not_yet(command: str, path: Path | None) -> Outcome:

@@ -6,8 +6,8 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from sheetloop.connectors.connections import Connection, connections_from, find_connection
-from sheetloop.connectors.registry import open_source
-from sheetloop.connectors.sync import SyncEntry, pull, sync_log_frame
+from sheetloop.connectors.registry import open_sink, open_source
+from sheetloop.connectors.sync import PushResult, SyncEntry, pull, push, sync_log_frame
 from sheetloop.errors import ExternalSystemError, UsageError
 from sheetloop.workbooks.file_book import FileBook
 from sheetloop.workbooks.schema import SYNC_LOG
@@ -55,3 +55,23 @@ def pull_book(
     if not dry_run and entries:
         book.append_rows(SYNC_LOG, sync_log_frame(entries))
     return entries, error
+
+
+def push_book(
+    book: FileBook,
+    loaded: LoadedBook,
+    connection: str,
+    *,
+    tables: Sequence[str] | None = None,
+    dry_run: bool = False,
+    force: bool = False,
+    report: Report | None = None,
+) -> PushResult:
+    """Push the changed rows of ``connection``'s tables (staged, not saved; SyncLog rows
+    staged too unless ``dry_run``)."""
+    conn = find_connection(book_connections(loaded, book.path), connection)
+    sink = open_sink(conn, book.path.parent)
+    result = push(book, sink, tables=tables, dry_run=dry_run, force=force, progress=report)
+    if not dry_run and result.entries:
+        book.append_rows(SYNC_LOG, sync_log_frame(result.entries))
+    return result

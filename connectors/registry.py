@@ -6,6 +6,7 @@ from pathlib import Path
 
 from sheetloop.connectors.connections import SYSTEMS, Connection
 from sheetloop.connectors.sync.pull import Source
+from sheetloop.connectors.sync.push import Sink
 from sheetloop.errors import UsageError
 
 
@@ -21,6 +22,19 @@ def open_source(connection: Connection, book_dir: Path) -> Source:
         raise UsageError(
             f"Connections ({connection.name}): syncing with {system} is not available in "
             "this release yet; rest connections are"
+        )
+    raise UsageError(
+        f"Connections ({connection.name}): unknown System {system!r} (one of {', '.join(SYSTEMS)})"
+    )
+
+
+def open_sink(connection: Connection, book_dir: Path) -> Sink:
+    """The connector that writes to ``connection``'s system."""
+    system = connection.system
+    if system in SYSTEMS:
+        raise UsageError(
+            f"Connections ({connection.name}): pushing to {system} is not available in this "
+            "release yet"
         )
     raise UsageError(
         f"Connections ({connection.name}): unknown System {system!r} (one of {', '.join(SYSTEMS)})"

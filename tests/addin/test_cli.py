@@ -152,14 +152,16 @@ def test_an_internal_error_is_one_line_and_a_log_file(
     assert "RuntimeError: boom" in logs[0].read_text()
 
 
-def test_commands_of_later_releases_validate_and_say_so(
+def test_pull_and_push_without_connections_say_how_to_add_one(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
     path = tmp_path / "plan.xlsx"
     cli.main(["init", str(path)])
     before = sha256(path)
     code, _, err = run(["pull", str(path)], capsys)
-    assert code == 2 and "not available" in err
+    assert code == 2 and "no connections: add a row to the Connections table" in err
+    code, _, err = run(["push", str(path), "erp"], capsys)
+    assert code == 2 and "no connections" in err
     assert sha256(path) == before
 
 
