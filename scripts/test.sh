@@ -4,7 +4,7 @@
 set -euo pipefail
 source "$(dirname "$0")/bootstrap.sh"
 cd "$ROOT"
-"$VENV/bin/python" -m pip install -q --disable-pip-version-check "$ROOT[test]"
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check "$ROOT[test,tryton]"
 rm -rf "$ROOT/build"  # setuptools' in-tree build folder: not ours to lint
 
 # LibreOffice (a second spreadsheet program) checks what sheetloop writes.

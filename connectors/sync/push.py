@@ -52,7 +52,8 @@ class Sent:
 
 
 class Sink(Protocol):
-    """A connection that rows can be pushed to."""
+    """A connection that rows can be pushed to. A sink may also have ``prepare(book)``,
+    called once before anything is planned, to read other tables of the book it needs."""
 
     connection: str
 
@@ -163,6 +164,11 @@ def push(
     """Push the changed rows of every push stream of ``sink`` (or those of ``tables``)."""
     result = PushResult()
     streams = _push_streams(sink, tables)
+    prepare = getattr(sink, "prepare", None)
+    if callable(prepare):
+        # A sink may need other tables of the book (the supplier of each item, the
+        # system's id of each demand line) to turn rows into records.
+        prepare(book)
     stamp = dt.datetime.now().replace(microsecond=0)
     for stream in streams:
         if progress:

@@ -1,0 +1,43 @@
+"""Sync with the Tryton ERP: a JSON-RPC client and a local server for tests and demos."""
+
+from sheetloop.connectors.tryton.local_server import (
+    DEMO_COMPANY_NAME,
+    DEMO_CURRENCY_CODE,
+    LOCAL_ADMIN_LOGIN,
+    LOCAL_ADMIN_PASSWORD,
+    TRYTON_MODULES,
+    LocalTryton,
+    TrytonNotInstalledError,
+    golden_database,
+    golden_database_path,
+    require_tryton,
+)
+from sheetloop.connectors.tryton.rpc import (
+    Domain,
+    Order,
+    TrytonClient,
+    TrytonError,
+    TrytonFailure,
+    decode_tryton_json,
+    encode_tryton_json,
+)
+
+__all__ = [
+    "DEMO_COMPANY_NAME",
+    "DEMO_CURRENCY_CODE",
+    "LOCAL_ADMIN_LOGIN",
+    "LOCAL_ADMIN_PASSWORD",
+    "TRYTON_MODULES",
+    "Domain",
+    "LocalTryton",
+    "Order",
+    "TrytonClient",
+    "TrytonError",
+    "TrytonFailure",
+    "TrytonNotInstalledError",
+    "decode_tryton_json",
+    "encode_tryton_json",
+    "golden_database",
+    "golden_database_path",
+    "require_tryton",
+]
