@@ -128,26 +128,26 @@ def plan_push(
             normalise(row[index[header_key(id_col)]], None) if header_key(id_col) in index else None
         )
         candidates.append(PushRow(r, values, None if rid is None else str(rid)))
-    changed = []
-    for row in candidates:
-        fingerprint = row_hash(row.values, stream.columns, stream.table)
-        if row.record_id is None or state.hashes.get(row.record_id) != fingerprint:
-            changed.append(row)
+    changed: list[PushRow] = []
+    for pending in candidates:
+        fingerprint = row_hash(pending.values, stream.columns, stream.table)
+        if pending.record_id is None or state.hashes.get(pending.record_id) != fingerprint:
+            changed.append(pending)
         else:
             plan.unchanged += 1
     synced = [r.record_id for r in changed if r.record_id is not None]
     now = sink.versions(stream, synced) if synced else {}
-    for row in changed:
-        rid = row.record_id
+    for pending in changed:
+        rid = pending.record_id
         moved = (
             rid is not None
             and rid in state.versions
             and now.get(rid, state.versions[rid]) != state.versions[rid]
         )
         if moved and not force:
-            plan.conflicts.append(row)
+            plan.conflicts.append(pending)
         else:
-            plan.send.append(row)
+            plan.send.append(pending)
     return plan
 
 
