@@ -137,7 +137,14 @@ def build_parser() -> argparse.ArgumentParser:
         "--force", action="store_true", help="send conflicting rows too (the book wins)"
     )
 
-    r = sub.add_parser("refresh", help="unattended: pull, run, push")
+    r = sub.add_parser(
+        "refresh",
+        help="unattended: pull, run, push",
+        description="The job to schedule: pull every connection, run plan and allocate, "
+        "then push to each connection the tables its Options name (push=PlannedOrders,"
+        "DemandStatus). Each step saves on its own and is logged (SyncLog, RunLog); the "
+        "first failing step ends it with its exit status.",
+    )
     r.add_argument("book", metavar="BOOK")
     return p
 
@@ -182,7 +189,9 @@ def _dispatch(args: argparse.Namespace) -> commands.Outcome:
             force=args.force,
             report=_progress,
         )
-    return commands.not_yet(args.command, book)
+    if args.command == "refresh":
+        return commands.refresh(book, report=_progress)
+    raise AssertionError(f"unhandled command {args.command}")
 
 
 def _tables(value: str | None) -> list[str] | None:

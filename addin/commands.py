@@ -17,7 +17,7 @@ import pandas as pd
 from sheetloop import CONTRACT_VERSION
 from sheetloop.addin.allocating import allocate_book
 from sheetloop.addin.planning import plan_book
-from sheetloop.addin.syncing import pull_book, push_book
+from sheetloop.addin.syncing import book_connections, pull_book, push_book
 from sheetloop.errors import (
     ConflictError,
     ExternalSystemError,
@@ -40,12 +40,6 @@ Report = Callable[[str], None]
 
 #: Data rows an output table may have on a sheet: Excel's rows less a header and a note.
 SHEET_ROWS = 1_048_576 - 3
-
-
-class NotAvailableError(SheetloopError):
-    """A command this release does not run yet (exit 2)."""
-
-    exit_code = 2
 
 
 @dataclass
@@ -316,11 +310,51 @@ def push(
     return Outcome([*lines, *result.conflicts], loaded.warnings)
 
 
-def not_yet(command: str, path: Path | None) -> Outcome:
-    """A command of a later release (sync with ERP and CRM): say so, touch nothing."""
-    if path is not None:
-        FileBook.open(path)  # a missing or hostile book is still reported as such
-    raise NotAvailableError(
-        f"sheetloop {command} is not available in this release yet (the workbook was left "
-        "unchanged)"
-    )
+def refresh(path: Path, report: Report | None = None) -> Outcome:
+    """The unattended job: pull every connection, run (plan, then allocate), then push to
+    each connection what its Options say it receives (``push=PlannedOrders,Customers``).
+    Each step saves on its own; a failing pull or run step ends it with that step's exit
+    status (what was done before is reported first). Every receiving connection is pushed
+    to even if one leaves conflicts (exit 5 at the end)."""
+    book = FileBook.open(path)
+    loaded = validated(book, "pull")
+    receivers = [
+        (c.name, c.listed("push")) for c in book_connections(loaded, path) if c.listed("push")
+    ]
+    lines: list[str] = []
+    warnings: list[Problem] = []
+    conflicts: list[str] = []
+    steps: list[tuple[str, Callable[[], Outcome]]] = [
+        ("pull", lambda: pull(path, report=report)),
+        ("run", lambda: run(path, report=report)),
+        *(
+            (
+                f"push {name}",
+                lambda name=name, tables=tables: push(path, name, tables=tables, report=report),
+            )
+            for name, tables in receivers
+        ),
+    ]
+    for step, action in steps:
+        if report is not None:
+            report(f"refresh: {step}")
+        try:
+            done = action()
+        except ConflictError as exc:
+            conflicts.append(str(exc))
+            continue
+        except SheetloopError:
+            for line in lines:
+                if report is not None:
+                    report(line)
+            raise
+        lines += done.lines
+        warnings += done.warnings
+    if not receivers:
+        lines.append("no connection has push= in its Options: nothing was pushed")
+    if conflicts:
+        for line in lines:
+            if report is not None:
+                report(line)
+        raise ConflictError("; ".join(conflicts))
+    return Outcome(lines, warnings)
