@@ -49,6 +49,7 @@ class _Geometry:
     headers: list[str]
     rows: int  # data rows now
     table: TableEntry | None
+    blank_tail: int = 0  # empty rows at the bottom of the table (a new table has one)
 
 
 def apply_patch(
@@ -70,6 +71,7 @@ def apply_patch(
         [str(h) for h in geometry.headers],
         len(geometry.rows),
         entry if geometry.is_table else None,
+        _blank_tail(geometry.rows, patch),
     )
     totals = geo.table is not None and 'totalsRowCount="1"' in package.read_text(geo.table.part)
     if totals and (patch.appends or patch.new_columns):
@@ -104,11 +106,14 @@ class _Patcher:
     def apply(self) -> None:
         geo, patch = self.geo, self.patch
         removed = set(patch.removes)
-        kept = [i for i in range(geo.rows) if i not in removed]
+        # Empty rows at the bottom of the table are free: added rows fill them first.
+        used = geo.rows - geo.blank_tail
+        kept = [i for i in range(used) if i not in removed]
         final_rows = len(kept) + len(patch.appends)
+        size = max(final_rows, geo.rows - len(removed & set(range(geo.rows))))
         top = geo.header_row + 1  # first data row
         old_bottom = geo.header_row + max(geo.rows, 1)
-        new_bottom = geo.header_row + max(final_rows, 1)
+        new_bottom = geo.header_row + max(size, 1)
         right_old = geo.first_col + len(geo.headers) - 1
         right_new = geo.first_col + len(self.headers) - 1
         if new_bottom > EXCEL_MAX_ROWS:
@@ -127,7 +132,7 @@ class _Patcher:
             for pos, src in moves:
                 for c in all_cols:
                     self.cells.set(top + pos, c, _moved(snapshot[(src, c)]))
-        for pos in range(len(kept), geo.rows):  # rows freed at the bottom
+        for pos in range(len(kept), used):  # rows freed at the bottom
             for c in all_cols:
                 if pos >= final_rows:
                     self.cells.set(top + pos, c, _cleared)
@@ -148,7 +153,11 @@ class _Patcher:
             row = top + len(kept) + k
             given = {self.column(n): v for n, v in values.items()}
             for c in all_cols:
-                style = self._style_at(last_data, c) if last_data is not None else None
+                # A free row of the table keeps its own cells' style; a new row takes the
+                # style of the last row with data.
+                style = self._style_at(row, c)
+                if style is None and last_data is not None:
+                    style = self._style_at(last_data, c)
                 if c in given:
                     self.cells.set(row, c, self._renderer(given[c], style, keep_style=False))
                 elif c in formulas:
@@ -156,7 +165,7 @@ class _Patcher:
                 elif style is not None:
                     self.cells.set(row, c, self._renderer(None, style, keep_style=False))
         xml = self.cells.to_xml()
-        if final_rows > geo.rows and geo.rows > 0:
+        if size > geo.rows and geo.rows > 0:
             xml = extend_ranges(xml, (top, geo.first_col, old_bottom, right_old), new_bottom)
         self.package.write(geo.sheet_part, xml)
         if geo.table is not None:
@@ -279,6 +288,17 @@ def _formula(formula: str, style: int | None) -> Any:
         return f'<c r="{ref}"{s}><f>{formula}</f></c>'
 
     return render
+
+
+def _blank_tail(rows: list[list[Any]], patch: TablePatch) -> int:
+    """How many rows at the bottom of the table are empty and not named by the patch."""
+    named = set(patch.updates) | set(patch.removes)
+    n = 0
+    for i in range(len(rows) - 1, -1, -1):
+        if i in named or any(v not in (None, "") for v in rows[i]):
+            break
+        n += 1
+    return n
 
 
 def data_range(header_row: int, first_col: int, rows: int, cols: int) -> str:

@@ -60,9 +60,7 @@ class RestConnector:
         return cls(connection, config, session)
 
     def streams(self) -> Sequence[Stream]:
-        return [
-            Stream(t.table, key=t.key, columns=tuple(t.fields)) for t in self.config.tables
-        ]
+        return [Stream(t.table, key=t.key, columns=tuple(t.fields)) for t in self.config.tables]
 
     def _table(self, stream: Stream) -> RestTable:
         return next(t for t in self.config.tables if t.table.name == stream.name)

@@ -33,13 +33,13 @@ def items_book(path: Path, *, rows: int = 3, below: str | None = None) -> Path:
     ws.append(["Item", "Name", "Lead Time", "Double LT", "Origin"])
     for i in range(rows):
         r = i + 2
-        ws.append([f"I{i}", f"Item {i}", i + 1, f"=Items[[#This Row],[Lead Time]]*2", "erp"])
+        ws.append([f"I{i}", f"Item {i}", i + 1, "=Items[[#This Row],[Lead Time]]*2", "erp"])
         ws.cell(row=r, column=3).number_format = "0.0"
     ws.cell(row=1, column=8, value="my note, right of the table")
     table = XlTable(displayName="Items", ref=f"A1:E{rows + 1}")
     table._initialise_columns()
     for column, header in zip(
-        table.tableColumns, ["Item", "Name", "Lead Time", "Double LT", "Origin"]
+        table.tableColumns, ["Item", "Name", "Lead Time", "Double LT", "Origin"], strict=True
     ):
         column.name = header
     table.tableColumns[3].calculatedColumnFormula = TableFormula(
@@ -238,3 +238,20 @@ def test_libreoffice_recalculates_the_grown_table(tmp_path: Path) -> None:
     assert items[1][3] == 20  # the user's formula sees the pulled value
     assert items[4][0] == "N" and items[4][3] == 10  # and the new row got the table's formula
     assert values["Other"][0][0] == 11
+
+
+def test_rows_added_to_an_empty_table_fill_its_empty_row_first(tmp_path: Path) -> None:
+    from sheetloop.workbooks.template import init_book
+
+    path = tmp_path / "t.xlsx"
+    init_book(path)
+    book = FileBook.open(path)
+    book.patch_table(
+        TablePatch(CUSTOMERS, appends=[{"Customer": "X", "Tier": 1}, {"Customer": "Y"}])
+    )
+    book.save()
+    raw = FileBook.open(path).find_table("Customers")
+    assert raw is not None and [r[0] for r in raw.rows] == ["X", "Y"]
+    wb = openpyxl.load_workbook(path)
+    assert wb["Customers"].tables["Customers"].ref == "A1:G3"
+    assert invariant_violations(path) == []
