@@ -18,10 +18,14 @@ def open_source(connection: Connection, book_dir: Path) -> Source:
         from sheetloop.connectors.rest.connector import RestConnector
 
         return RestConnector.from_connection(connection, book_dir)
+    if system == "hubspot":
+        from sheetloop.connectors.hubspot.connector import HubSpotConnector
+
+        return HubSpotConnector.from_connection(connection, book_dir)
     if system in SYSTEMS:
         raise UsageError(
             f"Connections ({connection.name}): syncing with {system} is not available in "
-            "this release yet; rest connections are"
+            "this release yet; rest and hubspot connections are"
         )
     raise UsageError(
         f"Connections ({connection.name}): unknown System {system!r} (one of {', '.join(SYSTEMS)})"
@@ -31,6 +35,10 @@ def open_source(connection: Connection, book_dir: Path) -> Source:
 def open_sink(connection: Connection, book_dir: Path) -> Sink:
     """The connector that writes to ``connection``'s system."""
     system = connection.system
+    if system == "hubspot":
+        from sheetloop.connectors.hubspot.connector import HubSpotConnector
+
+        return HubSpotConnector.from_connection(connection, book_dir)
     if system in SYSTEMS:
         raise UsageError(
             f"Connections ({connection.name}): pushing to {system} is not available in this "
