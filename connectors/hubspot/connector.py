@@ -53,7 +53,7 @@ from sheetloop.connectors.hubspot.mapping import (
 )
 from sheetloop.connectors.sync.merge import ORIGIN
 from sheetloop.connectors.sync.pull import SyncBook
-from sheetloop.connectors.sync.push import PushRow, Sent
+from sheetloop.connectors.sync.push import PartialSendError, PushRow, Sent
 from sheetloop.connectors.sync.streams import Records, Stream, id_column, normalise, spec_column
 from sheetloop.errors import ExternalSystemError
 from sheetloop.workbooks.interface import RawTable
@@ -303,6 +303,13 @@ class HubSpotConnector:
                 found[str(record["id"])] = str(record.get("updatedAt") or "")
         return found
 
+    def extra_values(self, stream: Stream, values: dict[str, Any]) -> dict[str, Any]:
+        """The confirmed date sent with an allocation result: a moved ship date alone
+        makes the row changed."""
+        if stream.name != RESULTS_STREAM.name:
+            return {}
+        return {"Confirmed Date": self._confirmed.get(text_value(values.get("Demand")) or "")}
+
     def send(self, stream: Stream, rows: Sequence[PushRow]) -> list[Sent]:
         """Send ``rows`` in batches of at most 100."""
         if stream.name == RESULTS_STREAM.name:
@@ -323,13 +330,16 @@ class HubSpotConnector:
             else:
                 code = props.pop(key)
                 creates.append((row, {"idProperty": key, "id": code, "properties": props}))
-        sent += self._write("companies", "update", updates, by=lambda r: str(r["id"]))
-        sent += self._write(
-            "companies",
-            "upsert",
-            creates,
-            by=lambda r: text_value((r.get("properties") or {}).get(key)) or "",
-        )
+        try:
+            sent += self._write("companies", "update", updates, by=lambda r: str(r["id"]))
+            sent += self._write(
+                "companies",
+                "upsert",
+                creates,
+                by=lambda r: text_value((r.get("properties") or {}).get(key)) or "",
+            )
+        except PartialSendError as exc:
+            raise PartialSendError(str(exc), sent + exc.sent) from exc
         return sent
 
     def _send_results(self, rows: Sequence[PushRow]) -> list[Sent]:
@@ -363,7 +373,11 @@ class HubSpotConnector:
         sent: list[Sent] = []
         for chunk in _chunks(pending, BATCH_LIMIT):
             inputs = [payload for _, payload in chunk]
-            answer = next(self._batch(object_type, action, inputs))
+            try:
+                answer = next(self._batch(object_type, action, inputs))
+            except ExternalSystemError as exc:
+                # The batches before this one were taken: say so, so they are recorded.
+                raise PartialSendError(str(exc), sent) from exc
             found = {by(record): record for record in answer.results}
             for row, payload in chunk:
                 wanted = str(payload["id"])

@@ -51,9 +51,20 @@ class Sent:
     error: str | None = None
 
 
+class PartialSendError(ExternalSystemError):
+    """A system failed part way through a send: ``sent`` holds the rows it had taken
+    (recorded as sent, so a re-run does not send them twice)."""
+
+    def __init__(self, message: str, sent: list[Sent]) -> None:
+        super().__init__(message)
+        self.sent = sent
+
+
 class Sink(Protocol):
     """A connection that rows can be pushed to. A sink may also have ``prepare(book)``,
-    called once before anything is planned, to read other tables of the book it needs."""
+    called once before anything is planned, to read other tables of the book it needs, and
+    ``extra_values(stream, values) -> dict``: values it sends beyond the row's own (they
+    count towards the row's fingerprint)."""
 
     connection: str
 
@@ -116,6 +127,7 @@ def plan_push(
     id_col = id_column(sink.connection)
     state = load_state(book, sink.connection, stream.name)
     candidates: list[PushRow] = []
+    extend = getattr(sink, "extra_values", None)
     for r, row in enumerate(raw.rows):
         values = {
             c: row[index[header_key(c)]] if header_key(c) in index else None for c in stream.columns
@@ -124,13 +136,17 @@ def plan_push(
             continue
         if select is not None and not select(stream, values):
             continue
+        if callable(extend):
+            # What the sink sends beyond the row itself (e.g. a ship date read from another
+            # table) counts towards "changed since the last sync".
+            values = {**values, **extend(stream, values)}
         rid = (
             normalise(row[index[header_key(id_col)]], None) if header_key(id_col) in index else None
         )
         candidates.append(PushRow(r, values, None if rid is None else str(rid)))
     changed: list[PushRow] = []
     for pending in candidates:
-        fingerprint = row_hash(pending.values, stream.columns, stream.table)
+        fingerprint = row_hash(pending.values, list(pending.values), stream.table)
         if pending.record_id is None or state.hashes.get(pending.record_id) != fingerprint:
             changed.append(pending)
         else:
@@ -207,13 +223,12 @@ def push(
             try:
                 sent = sink.send(stream, plan.send)
             except ExternalSystemError as exc:
-                entry.failed = len(plan.send)
+                sent = list(exc.sent) if isinstance(exc, PartialSendError) else []
+                entry.failed = len(plan.send) - len(sent)
                 entry.message = str(exc)
                 result.error = exc
         if plan.send or plan.conflicts:
             _record(book, sink, stream, plan, sent, stamp)
-        if result.error is not None:
-            break
         by_index = {r.index: r for r in plan.send}
         for s in sent:
             if s.error:
@@ -222,6 +237,8 @@ def push(
                 entry.created += 1
             else:
                 entry.updated += 1
+        if result.error is not None:
+            break
         failures = [s.error for s in sent if s.error]
         if failures:
             entry.message = f"{len(failures)} failed, first: {failures[0]}"
@@ -276,7 +293,8 @@ def _record(
         if stream.name == "PlannedOrders":
             cells["Firm"] = "yes"
         patch.updates[s.index] = cells
-        state.hashes[s.record_id] = row_hash(rows[s.index].values, stream.columns, stream.table)
+        values = rows[s.index].values
+        state.hashes[s.record_id] = row_hash(values, list(values), stream.table)
         if s.version:
             state.versions[s.record_id] = s.version
     for row in plan.conflicts:

@@ -183,3 +183,39 @@ def test_pushed_planned_orders_become_firm(tmp_path: Path) -> None:
     book.save()
     rows = rows_of(path, "PlannedOrders")
     assert rows[1][7] == "yes" and rows[1][rows[0].index("External Id")] == "PO-1"
+
+
+def test_rows_a_system_took_before_failing_are_recorded_and_not_sent_twice(
+    tmp_path: Path,
+) -> None:
+    from sheetloop.connectors.sync import PartialSendError
+
+    class FailsAfterFirst(Store):
+        def send(self, stream: Stream, rows: Sequence[PushRow]) -> list[Sent]:
+            taken = super().send(stream, rows[:1])
+            if len(rows) > 1:
+                raise PartialSendError("erp: the server stopped answering", taken)
+            return taken
+
+    path = book_with_customers(tmp_path / "b.xlsx")
+    store = FailsAfterFirst()
+    result = push_once(path, store)
+    assert result.error is not None and result.entries[0].created == 1  # type: ignore[attr-defined]
+    assert result.entries[0].failed == 1  # type: ignore[attr-defined]
+    push_once(path, store)
+    assert len(store.records) == 2  # ACME was not created a second time
+
+
+def test_values_a_sink_adds_count_towards_changed(tmp_path: Path) -> None:
+    class WithShipDate(Store):
+        ship = "2026-12-07"
+
+        def extra_values(self, stream: Stream, values: dict[str, object]) -> dict[str, object]:
+            return {"Ship": self.ship}
+
+    path = book_with_customers(tmp_path / "b.xlsx")
+    store = WithShipDate()
+    push_once(path, store)
+    assert push_once(path, store).entries[0].unchanged == 2  # type: ignore[attr-defined]
+    store.ship = "2026-12-14"
+    assert push_once(path, store).entries[0].updated == 2  # type: ignore[attr-defined]
