@@ -19,6 +19,7 @@ from pathlib import Path
 
 from sheetloop import __version__
 from sheetloop.addin import commands
+from sheetloop.addin.excel_setup import make_excel_book
 from sheetloop.errors import InvalidDataError, SheetloopError
 
 INTERNAL_ERROR = 70
@@ -146,6 +147,32 @@ def build_parser() -> argparse.ArgumentParser:
         "first failing step ends it with its exit status.",
     )
     r.add_argument("book", metavar="BOOK")
+
+    x = sub.add_parser(
+        "excel",
+        help="make an xlwings-ready .xlsm with a Control sheet and a Run button",
+        description="Write BOOK as a macro-enabled workbook that runs sheetloop from Excel: "
+        "'Plan 2026.xlsx' becomes plan_2026.xlsm (its name must work as a Python module "
+        "name) with plan_2026.py next to it. The .xlsm gets xlwings' VBA (copied from the "
+        "installed xlwings), an xlwings.conf sheet (UDF Modules, the Python interpreter) "
+        "and a Control sheet: choose Plan, Allocate, Run, Check, Pull or Push there and "
+        "click Run. Every sheet, formula and object of BOOK is kept and BOOK itself is not "
+        "changed. A book with VBA macros of its own is refused (sheetloop never replaces "
+        "them); an .xlsm made by this command gets its settings updated.",
+    )
+    x.add_argument("book", metavar="BOOK")
+    x.add_argument(
+        "--out",
+        metavar="PATH",
+        help="the .xlsm to write, or a folder for it (default: beside BOOK); the .py goes "
+        "next to it",
+    )
+    x.add_argument(
+        "--interpreter",
+        metavar="PATH",
+        help="the Python Excel runs (python.exe on Windows, bin/python on macOS) "
+        "(default: this Python, when run on Windows or macOS)",
+    )
     return p
 
 
@@ -191,6 +218,9 @@ def _dispatch(args: argparse.Namespace) -> commands.Outcome:
         )
     if args.command == "refresh":
         return commands.refresh(book, report=_progress)
+    if args.command == "excel":
+        setup = make_excel_book(book, _path(args.out), interpreter=args.interpreter)
+        return commands.Outcome(setup.summary())
     raise AssertionError(f"unhandled command {args.command}")
 
 
