@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import zipfile
 from pathlib import Path
@@ -103,7 +104,8 @@ def _book_with_stale_values(path: Path) -> Path:
     with zipfile.ZipFile(path) as package:
         parts = {name: package.read(name) for name in package.namelist()}
     sheet_xml = parts["xl/worksheets/sheet1.xml"].decode()
-    stale = sheet_xml.replace("<f>A1*A2</f><v />", "<f>A1*A2</f><v>99</v>")
+    # openpyxl writes the empty value as <v /> or, with lxml installed, <v></v> or <v/>.
+    stale = re.sub(r"<f>A1\*A2</f><v\s*(?:/>|></v>)", "<f>A1*A2</f><v>99</v>", sheet_xml)
     assert stale != sheet_xml, "openpyxl no longer writes an empty cached value"
     parts["xl/worksheets/sheet1.xml"] = stale.encode()
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as package:
