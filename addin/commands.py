@@ -1,7 +1,12 @@
 """What each command does, composed from the workbook, solver and connector packages.
 
-The command line (``cli``) and the Excel macros call these; they return what to report and
-raise :class:`~sheetloop.errors.SheetloopError` subclasses for everything a user can fix.
+Each command has a core that works on any adapter of the workbook interface (``plan_in``,
+``allocate_in``, ``check_in``, ``pull_in``, ``push_in``): it validates, computes and stages
+its writes, leaving the saving to its caller. The command line's functions (``plan``,
+``allocate``, ...) wrap the cores around a file: the lock, the ``~$`` refusal, ``--out``
+and the save; the Excel macros (``macros``) wrap the same cores around a live book. They
+return what to report and raise :class:`~sheetloop.errors.SheetloopError` subclasses for
+everything a user can fix.
 """
 
 from __future__ import annotations
@@ -11,6 +16,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Protocol
 
 import pandas as pd
 
@@ -29,7 +35,7 @@ from sheetloop.solver.buckets import monday_of_this_week
 from sheetloop.workbooks.csv_export import export_csv, fit_to_sheet
 from sheetloop.workbooks.demo_data import demo_company, synthetic_company
 from sheetloop.workbooks.file_book import FileBook
-from sheetloop.workbooks.interface import TableWrite
+from sheetloop.workbooks.interface import TableWrite, Workbook
 from sheetloop.workbooks.problems import Problem
 from sheetloop.workbooks.safe_save import book_write_lock, refuse_if_open_in_excel
 from sheetloop.workbooks.schema import RUN_LOG
@@ -50,6 +56,52 @@ class Outcome:
     warnings: list[Problem] = field(default_factory=list)
 
 
+class CommandBook(Workbook, Protocol):
+    """A workbook a command works on: the workbook interface and sheetloop's state."""
+
+    def state(self) -> dict[str, str]: ...
+
+
+@dataclass(frozen=True)
+class BookPlace:
+    """Where a book is, as far as a command cares: the name its messages use, the folder
+    files named in Connections (``config=``) are found in, and the folder a table too big
+    for a sheet goes to as CSV."""
+
+    name: str
+    folder: Path
+    overflow: Path
+
+    @classmethod
+    def of(cls, path: Path, target: Path | None = None) -> BookPlace:
+        """A book file read from ``path`` and written to ``target`` (default: in place);
+        overflow CSVs go beside the target, into ``TARGET-export/``."""
+        target = target or path
+        return cls(path.name, path.parent, target.parent / f"{target.stem}-export")
+
+
+@dataclass
+class Staged:
+    """A command's work staged on a book: what to report and, where a system failed or
+    conflicts were left, the error to raise once the staged writes are saved."""
+
+    outcome: Outcome
+    failure: SheetloopError | None = None
+
+    def finish(self, report: Report | None = None) -> Outcome:
+        """The outcome, or (after reporting its lines) the failure raised."""
+        if self.failure is not None:
+            _tell(report, self.outcome.lines)
+            raise self.failure
+        return self.outcome
+
+
+def _tell(report: Report | None, lines: list[str]) -> None:
+    if report is not None:
+        for line in lines:
+            report(line)
+
+
 @contextmanager
 def writing(book: Path, out: Path | None, command: str) -> Iterator[Path]:
     """Guard a write: refuse a book open in Excel and hold the write lock of the target."""
@@ -60,20 +112,23 @@ def writing(book: Path, out: Path | None, command: str) -> Iterator[Path]:
         yield target
 
 
-def validated(book: FileBook, command: str, today: dt.date | None = None) -> LoadedBook:
-    """Load and check the tables ``command`` uses; raise with every error if any."""
+def validated(
+    book: CommandBook, command: str, today: dt.date | None = None, *, name: str
+) -> LoadedBook:
+    """Load and check the tables ``command`` uses; raise with every error if any. ``name``
+    is the book as the message names it."""
     loaded = load_book(book, command, today=today)
     loaded.problems += contract_problems(book)
     if loaded.errors:
         raise InvalidDataError(
-            f"{book.path.name}: {len(loaded.errors)} problem(s) in the workbook's data; "
+            f"{name}: {len(loaded.errors)} problem(s) in the workbook's data; "
             "fix them and run again (nothing was written)",
             loaded.errors,
         )
     return loaded
 
 
-def contract_problems(book: FileBook) -> list[Problem]:
+def contract_problems(book: CommandBook) -> list[Problem]:
     """A book written by a newer sheetloop may hold tables or columns this one does not know:
     say so (older books are read as they are)."""
     written = book.state().get("contract_version")
@@ -99,12 +154,185 @@ def contract_problems(book: FileBook) -> list[Problem]:
     ]
 
 
+# --- the cores: any workbook, writes staged ------------------------------------------------
+
+
+def check_in(book: CommandBook, place: BookPlace) -> Outcome:
+    """Validate every table; raise InvalidDataError listing every problem."""
+    loaded = validated(book, "check", name=place.name)
+    counts = ", ".join(f"{name} {len(t)}" for name, t in loaded.tables.items() if t.found)
+    return Outcome([f"{place.name}: valid ({counts})"], loaded.warnings)
+
+
+def plan_in(book: CommandBook, place: BookPlace, *, export: Path | None = None) -> Outcome:
+    """MRP on ``book``: stage PlannedOrders (keeping firm rows and user columns), Pegging,
+    MRP, the plan rows of Exceptions and a RunLog row."""
+    loaded = validated(book, "plan", name=place.name)
+    outputs = plan_book(book, loaded)
+    notes = _stage_outputs(book, outputs.writes, outputs.run_log, place, export)
+    return Outcome([*outputs.summary, *notes], loaded.warnings)
+
+
+def allocate_in(book: CommandBook, place: BookPlace) -> Outcome:
+    """The allocation LP on ``book``: stage Allocation, DemandStatus, CustomerService,
+    Bottlenecks, the allocation rows of Exceptions and a RunLog row. Nothing is staged if
+    the solver does not finish (exit 4)."""
+    loaded = validated(book, "allocate", name=place.name)
+    outputs = allocate_book(book, loaded)
+    notes = _stage_outputs(book, outputs.writes, outputs.run_log, place, None)
+    return Outcome([*outputs.summary, *notes], loaded.warnings)
+
+
+def pull_in(
+    book: CommandBook,
+    place: BookPlace,
+    connection: str | None = None,
+    *,
+    tables: list[str] | None = None,
+    dry_run: bool = False,
+    prune: bool = False,
+    report: Report | None = None,
+    done: str | None = None,
+) -> Staged:
+    """Stage a pull from one connection (or every one). A failing system stops it: what
+    was pulled before is staged with the SyncLog rows, and the failure (exit 3) is
+    returned to raise once that is saved. ``done`` ends the lines of a pull that wrote."""
+    loaded = validated(book, "pull", name=place.name)
+    entries, error = pull_book(
+        book,
+        loaded,
+        connection,
+        book_name=place.name,
+        folder=place.folder,
+        tables=tables,
+        dry_run=dry_run,
+        prune=prune,
+        report=None if dry_run else report,
+    )
+    lines = [e.line() for e in entries if not e.failed]
+    if error is not None:
+        where = (
+            "nothing was written"
+            if dry_run
+            else "what was pulled before it is saved and logged in SyncLog"
+        )
+        failure = ExternalSystemError(f"{error} ({where}; run pull again once it is fixed)")
+        return Staged(Outcome(lines, loaded.warnings), failure)
+    if dry_run:
+        lines.append("dry run: nothing was written")
+    elif done is not None:
+        lines.append(done)
+    return Staged(Outcome(lines, loaded.warnings))
+
+
+def push_in(
+    book: CommandBook,
+    place: BookPlace,
+    connection: str,
+    *,
+    tables: list[str] | None = None,
+    dry_run: bool = False,
+    force: bool = False,
+    report: Report | None = None,
+    done: str | None = None,
+) -> Staged:
+    """Stage what a push to ``connection`` records (sync columns, SyncLog) after sending
+    the rows changed since the last sync. The failure to raise once that is saved: exit 3
+    when the system failed (what was sent is recorded), 5 when conflicts were left unsent.
+    ``done`` follows the sent tables' lines when the push wrote."""
+    loaded = validated(book, "push", name=place.name)
+    result = push_book(
+        book,
+        loaded,
+        connection,
+        book_name=place.name,
+        folder=place.folder,
+        tables=tables,
+        dry_run=dry_run,
+        force=not dry_run and force,
+        report=None if dry_run else report,
+    )
+    lines = [e.line() for e in result.entries if not (e.failed and result.error)]
+    if dry_run:
+        lines += [plan.summary() for plan in result.plans]
+        lines.append("dry run: nothing was sent or written")
+    elif done is not None:
+        lines.append(done)
+    if result.error is not None:
+        failure: SheetloopError = ExternalSystemError(
+            f"{result.error} (what was sent before it is recorded in the book and in SyncLog; "
+            "push again once it is fixed: nothing is sent twice)"
+        )
+        return Staged(Outcome(lines, loaded.warnings), failure)
+    outcome = Outcome([*lines, *result.conflicts], loaded.warnings)
+    if result.conflicts and not dry_run:
+        failure = ConflictError(
+            f"{len(result.conflicts)} row(s) changed both in the book and in {connection} "
+            "since the last sync were not sent (listed above, marked 'conflict'): pull to "
+            "see the system's version, or push --force to overwrite it"
+        )
+        return Staged(outcome, failure)
+    return Staged(outcome)
+
+
+def push_receivers(book: CommandBook, place: BookPlace) -> list[tuple[str, list[str]]]:
+    """The connections ``refresh`` pushes to, with the tables each receives (its
+    Options' ``push=PlannedOrders,Customers``)."""
+    loaded = validated(book, "pull", name=place.name)
+    return [
+        (c.name, c.listed("push")) for c in book_connections(loaded, place.name) if c.listed("push")
+    ]
+
+
+def refresh_steps(
+    receivers: list[tuple[str, list[str]]],
+    pull_step: Callable[[], Outcome],
+    run_step: Callable[[], Outcome],
+    push_step: Callable[[str, list[str]], Outcome],
+    report: Report | None = None,
+) -> Outcome:
+    """The unattended sequence over steps that each save on their own: pull, run, then a
+    push to each receiver. A failing pull or run step ends it with that step's error
+    (what was done before is reported first); every receiver is pushed to even if one
+    leaves conflicts (a ConflictError at the end)."""
+    lines: list[str] = []
+    warnings: list[Problem] = []
+    conflicts: list[str] = []
+    steps: list[tuple[str, Callable[[], Outcome]]] = [
+        ("pull", pull_step),
+        ("run", run_step),
+        *(
+            (f"push {name}", lambda name=name, tables=tables: push_step(name, tables))
+            for name, tables in receivers
+        ),
+    ]
+    for step, action in steps:
+        if report is not None:
+            report(f"refresh: {step}")
+        try:
+            done = action()
+        except ConflictError as exc:
+            conflicts.append(str(exc))
+            continue
+        except SheetloopError:
+            _tell(report, lines)
+            raise
+        lines += done.lines
+        warnings += done.warnings
+    if not receivers:
+        lines.append("no connection has push= in its Options: nothing was pushed")
+    if conflicts:
+        _tell(report, lines)
+        raise ConflictError("; ".join(conflicts))
+    return Outcome(lines, warnings)
+
+
+# --- the command line: the cores on a file ---------------------------------------------------
+
+
 def check(path: Path) -> Outcome:
     """Validate every table; raise InvalidDataError listing every problem."""
-    book = FileBook.open(path)
-    loaded = validated(book, "check")
-    counts = ", ".join(f"{name} {len(t)}" for name, t in loaded.tables.items() if t.found)
-    return Outcome([f"{path.name}: valid ({counts})"], loaded.warnings)
+    return check_in(FileBook.open(path), BookPlace.of(path))
 
 
 def init(path: Path) -> Outcome:
@@ -143,7 +371,7 @@ def demo(
             path.unlink()
         init_book(path, data)
     book = FileBook.open(path)
-    loaded = validated(book, "check")
+    loaded = validated(book, "check", name=path.name)
     lines = [f"wrote {path}"]
     t = loaded.tables
     lines.append(
@@ -164,15 +392,15 @@ def demo(
 
 
 def _stage_outputs(
-    book: FileBook,
+    book: CommandBook,
     writes: list[TableWrite],
     run_log: pd.DataFrame,
-    target: Path,
+    place: BookPlace,
     export: Path | None,
 ) -> list[str]:
     """Stage output tables and the run log; a table too big for a sheet goes whole to CSV
-    (into ``export``, or ``BOOK-export/`` beside the target). Returns what to tell."""
-    overflow = export or target.parent / f"{target.stem}-export"
+    (into ``export``, or the place's overflow folder). Returns what to tell."""
+    overflow = export or place.overflow
     notes = []
     for write in writes:
         fitted, message = fit_to_sheet(write, overflow, SHEET_ROWS)
@@ -191,11 +419,9 @@ def plan(path: Path, out: Path | None = None, export: Path | None = None) -> Out
     plan rows of Exceptions; append RunLog."""
     with writing(path, out, "plan") as target:
         book = FileBook.open(path)
-        loaded = validated(book, "plan")
-        outputs = plan_book(book, loaded)
-        notes = _stage_outputs(book, outputs.writes, outputs.run_log, target, export)
+        done = plan_in(book, BookPlace.of(path, target), export=export)
         book.save(None if target == path else target)
-    return Outcome([*outputs.summary, *notes, f"wrote {target}"], loaded.warnings)
+    return Outcome([*done.lines, f"wrote {target}"], done.warnings)
 
 
 def allocate(path: Path, out: Path | None = None) -> Outcome:
@@ -204,19 +430,15 @@ def allocate(path: Path, out: Path | None = None) -> Outcome:
     not finish (exit 4)."""
     with writing(path, out, "allocate") as target:
         book = FileBook.open(path)
-        loaded = validated(book, "allocate")
-        outputs = allocate_book(book, loaded)
-        notes = _stage_outputs(book, outputs.writes, outputs.run_log, target, None)
+        done = allocate_in(book, BookPlace.of(path, target))
         book.save(None if target == path else target)
-    return Outcome([*outputs.summary, *notes, f"wrote {target}"], loaded.warnings)
+    return Outcome([*done.lines, f"wrote {target}"], done.warnings)
 
 
 def run(path: Path, out: Path | None = None, report: Report | None = None) -> Outcome:
     """plan, then allocate: each step saves on its own; the first failing step ends it."""
     planned = plan(path, out)
-    if report is not None:
-        for line in planned.lines:
-            report(line)
+    _tell(report, planned.lines)
     allocated = allocate(out or path)
     return Outcome(allocated.lines, [*planned.warnings, *allocated.warnings])
 
@@ -233,34 +455,23 @@ def pull(
     """Refresh tables from one connection (or every one). With ``dry_run`` print what
     would change and write nothing. A failing system ends it with exit 3 after saving what
     was pulled before the failure (each table whole) and the SyncLog rows."""
+    place = BookPlace.of(path)
     if dry_run:
-        book = FileBook.open(path)
-        loaded = validated(book, "pull")
-        entries, error = pull_book(book, loaded, connection, tables=tables, dry_run=True)
+        staged = pull_in(FileBook.open(path), place, connection, tables=tables, dry_run=True)
     else:
         with writing(path, None, "pull"):
             book = FileBook.open(path)
-            loaded = validated(book, "pull")
-            entries, error = pull_book(
-                book, loaded, connection, tables=tables, prune=prune, report=report
+            staged = pull_in(
+                book,
+                place,
+                connection,
+                tables=tables,
+                prune=prune,
+                report=report,
+                done=f"wrote {path}",
             )
             book.save()
-    lines = [e.line() for e in entries if not e.failed]
-    if error is not None:
-        for line in lines:
-            if report is not None:
-                report(line)
-        where = (
-            "nothing was written"
-            if dry_run
-            else "what was pulled before it is saved and logged in SyncLog"
-        )
-        raise ExternalSystemError(f"{error} ({where}; run pull again once it is fixed)")
-    if dry_run:
-        lines.append("dry run: nothing was written")
-    else:
-        lines.append(f"wrote {path}")
-    return Outcome(lines, loaded.warnings)
+    return staged.finish(report)
 
 
 def push(
@@ -274,40 +485,23 @@ def push(
 ) -> Outcome:
     """Send the rows changed since the last sync to ``connection``. Exit 3 when the system
     fails (what was sent is recorded and logged), 5 when conflicts were left unsent."""
+    place = BookPlace.of(path)
     if dry_run:
-        book = FileBook.open(path)
-        loaded = validated(book, "push")
-        result = push_book(book, loaded, connection, tables=tables, dry_run=True)
+        staged = push_in(FileBook.open(path), place, connection, tables=tables, dry_run=True)
     else:
         with writing(path, None, "push"):
             book = FileBook.open(path)
-            loaded = validated(book, "push")
-            result = push_book(book, loaded, connection, tables=tables, force=force, report=report)
+            staged = push_in(
+                book,
+                place,
+                connection,
+                tables=tables,
+                force=force,
+                report=report,
+                done=f"wrote {path}",
+            )
             book.save()
-    lines = [e.line() for e in result.entries if not (e.failed and result.error)]
-    if dry_run:
-        lines += [plan.summary() for plan in result.plans]
-        lines.append("dry run: nothing was sent or written")
-    else:
-        lines.append(f"wrote {path}")
-    if result.error is not None:
-        for line in lines:
-            if report is not None:
-                report(line)
-        raise ExternalSystemError(
-            f"{result.error} (what was sent before it is recorded in the book and in SyncLog; "
-            "push again once it is fixed: nothing is sent twice)"
-        )
-    if result.conflicts and not dry_run:
-        for line in [*lines, *result.conflicts]:
-            if report is not None:
-                report(line)
-        raise ConflictError(
-            f"{len(result.conflicts)} row(s) changed both in the book and in {connection} "
-            "since the last sync were not sent (listed above, marked 'conflict'): pull to "
-            "see the system's version, or push --force to overwrite it"
-        )
-    return Outcome([*lines, *result.conflicts], loaded.warnings)
+    return staged.finish(report)
 
 
 def refresh(path: Path, report: Report | None = None) -> Outcome:
@@ -316,45 +510,11 @@ def refresh(path: Path, report: Report | None = None) -> Outcome:
     Each step saves on its own; a failing pull or run step ends it with that step's exit
     status (what was done before is reported first). Every receiving connection is pushed
     to even if one leaves conflicts (exit 5 at the end)."""
-    book = FileBook.open(path)
-    loaded = validated(book, "pull")
-    receivers = [
-        (c.name, c.listed("push")) for c in book_connections(loaded, path) if c.listed("push")
-    ]
-    lines: list[str] = []
-    warnings: list[Problem] = []
-    conflicts: list[str] = []
-    steps: list[tuple[str, Callable[[], Outcome]]] = [
-        ("pull", lambda: pull(path, report=report)),
-        ("run", lambda: run(path, report=report)),
-        *(
-            (
-                f"push {name}",
-                lambda name=name, tables=tables: push(path, name, tables=tables, report=report),
-            )
-            for name, tables in receivers
-        ),
-    ]
-    for step, action in steps:
-        if report is not None:
-            report(f"refresh: {step}")
-        try:
-            done = action()
-        except ConflictError as exc:
-            conflicts.append(str(exc))
-            continue
-        except SheetloopError:
-            for line in lines:
-                if report is not None:
-                    report(line)
-            raise
-        lines += done.lines
-        warnings += done.warnings
-    if not receivers:
-        lines.append("no connection has push= in its Options: nothing was pushed")
-    if conflicts:
-        for line in lines:
-            if report is not None:
-                report(line)
-        raise ConflictError("; ".join(conflicts))
-    return Outcome(lines, warnings)
+    receivers = push_receivers(FileBook.open(path), BookPlace.of(path))
+    return refresh_steps(
+        receivers,
+        lambda: pull(path, report=report),
+        lambda: run(path, report=report),
+        lambda name, tables: push(path, name, tables=tables, report=report),
+        report,
+    )

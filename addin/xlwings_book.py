@@ -19,6 +19,15 @@ and text that Excel or an xlwings client could turn into something else (a formu
 any text in a column not formatted as text) is written with Excel's leading apostrophe,
 which Excel stores as the cell's quote prefix, not as part of the text.
 
+Changes to a user's own table (``pull``) go through :meth:`XlwingsBook.patch_table`: the
+named cells change, rows are added below (only into empty cells), columns at the right,
+and the ListObject is resized over them; Excel carries the table's formats and calculated
+columns into the new rows.
+
+Where the engine does not show writes to later reads (xlwings' remote engine), the book
+remembers what it wrote and reads that back, so a command that follows another in one
+macro (``run``: allocate after plan) sees the first one's results, as it would in Excel.
+
 Presentation (data validation, conditional formats, charts, column widths, the very
 hidden state sheet) goes through :meth:`XlwingsBook._try_feature`: it is applied through
 xlwings' API on a desktop Excel and recorded in ``skipped_features`` where the engine
@@ -34,10 +43,12 @@ import datetime as dt
 import logging
 import math
 import re
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandas as pd
 import xlwings as xw
 
@@ -47,8 +58,8 @@ from sheetloop.workbooks.chart_xml import ANCHOR_NAME, TableLayout, anchors, bes
 from sheetloop.workbooks.coerce import to_code
 from sheetloop.workbooks.conditional_xml import _blocks, _check, _formula
 from sheetloop.workbooks.file_book import STATE_SHEET
-from sheetloop.workbooks.interface import RawTable, TableWrite
-from sheetloop.workbooks.problems import column_letter
+from sheetloop.workbooks.interface import RawTable, TablePatch, TableWrite
+from sheetloop.workbooks.problems import cell_ref, column_letter
 from sheetloop.workbooks.reading import parse_table
 from sheetloop.workbooks.schema import Column, Kind, Role, Table, header_key
 
@@ -82,6 +93,7 @@ _XL_SHEET_VERY_HIDDEN = 2
 _BUCKET_LABEL = re.compile(r"^\d{4}-\d{2}-\d{2}$|^-?\d+$")
 _EXCEL_DAY_ZERO = dt.date(1899, 12, 30)  # the date part of a time-only cell
 _CHART_TYPES = {"line": "line", "column": "column_clustered", "bar": "bar_clustered"}
+_MAX_LISTED = 12  # cells named in a refusal
 
 
 # --- raw values ------------------------------------------------------------------------------
@@ -257,6 +269,52 @@ class _Target:
     table: str | None  # the ListObject to resize and rename; None: add one
 
 
+@dataclass
+class _Links:
+    """Links staged for one column of a table written in the same save."""
+
+    column: str
+    targets: list[str | None]  # per data row: a reference in this book, or no link
+
+
+@dataclass
+class _PatchTarget:
+    """A user's table patch, checked: the geometry it ends with."""
+
+    patch: TablePatch
+    raw: RawTable
+    headers: list[str]  # the table's headers, new columns included
+    columns: dict[str, int] = field(default_factory=dict)  # header key -> 0-based column
+
+    @property
+    def top(self) -> int:
+        return self.raw.header_row + 1
+
+    @property
+    def right_old(self) -> int:
+        return self.raw.first_col + len(self.raw.headers) - 1
+
+    @property
+    def right_new(self) -> int:
+        return self.raw.first_col + len(self.headers) - 1
+
+    @property
+    def old_bottom(self) -> int:
+        return self.raw.header_row + max(len(self.raw.rows), 1)
+
+    @property
+    def new_bottom(self) -> int:
+        return self.raw.header_row + max(len(self.raw.rows) + len(self.patch.appends), 1)
+
+    def column(self, name: str) -> int:
+        col = self.columns.get(header_key(name))
+        if col is None:
+            raise UsageError(
+                f"{self.raw.sheet}: the table {self.patch.spec.name} has no column {name!r}"
+            )
+        return col
+
+
 class XlwingsBook:
     """An open Excel workbook: read its tables, stage sheetloop's writes, apply them on
     ``save``. ``path_hint`` names the book in messages (default: the book's name)."""
@@ -271,9 +329,16 @@ class XlwingsBook:
         self.skipped_features: list[str] = []
         self._staged: list[_Staged] = []
         self._state: dict[str, str] = {}
+        self._patches: list[tuple[TablePatch, RawTable]] = []
+        self._links: dict[str, _Links] = {}  # by the table's header key
         self._tables_read: dict[str, RawTable | None] = {}
         self._listed: list[tuple[str, str]] | None = None  # (sheet, table) in book order
         self._remote = _engine_name(book) == "remote"
+        # The remote engine does not show writes to later reads: what was written is
+        # remembered and read back from here instead (a desktop Excel is read again).
+        self._echo = self._remote
+        self._written: dict[str, RawTable] = {}  # by the table's header key
+        self._written_state: dict[str, str] | None = None
 
     def __repr__(self) -> str:
         return f"XlwingsBook({self.name!r}, {len(self._staged)} staged write(s))"
@@ -288,6 +353,16 @@ class XlwingsBook:
         except Exception:  # a closed book: messages still need a name
             return "the workbook"
 
+    @property
+    def folder(self) -> Path:
+        """The folder the book is saved in, where files it names are found (the working
+        folder for a book never saved, or one that lives at a URL)."""
+        try:
+            full = Path(str(self.book.fullname))
+        except Exception:  # an engine without file names
+            return Path.cwd()
+        return full.parent if full.is_absolute() else Path.cwd()
+
     # --- reading ------------------------------------------------------------------------
 
     @property
@@ -300,6 +375,9 @@ class XlwingsBook:
     def find_table(self, name: str) -> RawTable | None:
         """The table with this Excel table name (anywhere), else a sheet of that name with
         a header row at A1; names match leniently. Read once per opening of the book."""
+        written = self._written.get(header_key(name))
+        if written is not None:
+            return written
         key = name.casefold()
         if key not in self._tables_read:
             self._tables_read[key] = self._read(name)
@@ -307,6 +385,8 @@ class XlwingsBook:
 
     def state(self) -> dict[str, str]:
         """sheetloop's records kept in the book (contract version, owned sheets, ...)."""
+        if self._written_state is not None:
+            return dict(self._written_state)
         sheet = self._sheet(STATE_SHEET)
         if sheet is None:
             return {}
@@ -377,22 +457,56 @@ class XlwingsBook:
         combined = frame if old is None or old.empty else pd.concat([old, frame], ignore_index=True)
         self._staged.append(_Staged(TableWrite(spec, combined), replace=True))
 
+    def patch_table(self, patch: TablePatch) -> None:
+        """Stage cell-level changes to a user's table (see :class:`TablePatch`): named
+        cells change, rows are added below it, new columns at its right, its ListObject is
+        resized over them. Closing up removed rows (``pull --prune``) is refused: deleting
+        cells in a live sheet would shift the user's cells below the table too."""
+        raw = self.find_table(patch.spec.name)
+        if raw is None:
+            raise UsageError(f"{self.name}: no table {patch.spec.name} to update")
+        if patch.removes:
+            raise UsageError(
+                f"{self.name}: removing the rows of {patch.spec.name} that are gone from the "
+                "system is done on the saved file by the command line (sheetloop pull BOOK "
+                "--prune); in Excel, delete the rows marked 'gone' yourself"
+            )
+        if not patch.empty:
+            self._patches.append((patch, raw))
+
+    def link_column(self, name: str, column: str, targets: Sequence[str | None]) -> None:
+        """Stage links on a table staged in this save: data row *i* of ``column`` links to
+        ``targets[i]`` (a reference in this book, ``'My Sheet'!B3``) and keeps showing its
+        text; None leaves that row's cell plain. Written as Excel's ``HYPERLINK`` formula,
+        which every engine and client writes like any formula."""
+        self._links[header_key(name)] = _Links(column, list(targets))
+
     def set_state(self, key: str, value: str) -> None:
         """Stage a value for sheetloop's state sheet."""
         self._state[key] = value
 
+    def discard(self) -> None:
+        """Drop every staged write (a command that failed part way staged some)."""
+        self._staged.clear()
+        self._state.clear()
+        self._patches.clear()
+        self._links.clear()
+
     # --- saving -------------------------------------------------------------------------
 
     def save(self) -> None:
-        """Apply the staged writes to the live book.
+        """Apply the staged writes to the live book: patches of the user's tables first,
+        then sheetloop's tables, then its state.
 
-        Every check runs first, so a refused write changes nothing. The book is not saved
-        to disk: Excel (or the user) does that. On a desktop Excel a failure part-way
-        leaves the writes made so far, as Excel has no transaction to roll back.
+        Every check runs first (ownership, sheet size, cells in a growing table's way), so
+        a refused write changes nothing. The book is not saved to disk: Excel (or the
+        user) does that. On a desktop Excel a failure part-way leaves the writes made so
+        far, as Excel has no transaction to roll back.
         """
         recorded = self.state()
         owned_before = set(filter(None, recorded.get("owned_sheets", "").split("\n")))
         owned: set[str] = set()
+        patches = [self._plan_patch(patch, raw) for patch, raw in self._patches]
         targets = self._plan(owned_before, owned)
         state = {
             **recorded,
@@ -402,9 +516,12 @@ class XlwingsBook:
             "saved_at": dt.datetime.now().isoformat(timespec="seconds"),
         }
         active = self._active_sheet_name()
+        written: dict[str, RawTable] = {}
         try:
+            for patched in patches:
+                written[header_key(patched.patch.spec.name)] = self._patch(patched)
             for target in targets:
-                self._write(target, owned)
+                written[header_key(target.write.spec.name)] = self._write(target, owned)
             state["owned_sheets"] = "\n".join(sorted(owned_before | owned))
             self._write_state(state)
             if active is not None:
@@ -416,10 +533,12 @@ class XlwingsBook:
                 f"{self.name}: Excel refused sheetloop's write ({exc}). Leave cell edit "
                 "mode, close dialogs and unprotect sheetloop's sheets, then run again."
             ) from exc
-        self._staged.clear()
-        self._state.clear()
+        self.discard()
         self._tables_read.clear()
         self._listed = None
+        if self._echo:
+            self._written.update(written)
+            self._written_state = state
 
     def _plan(self, owned_before: set[str], owned: set[str]) -> list[_Target]:
         """Decide where each staged write goes, refusing before anything is written."""
@@ -467,8 +586,9 @@ class XlwingsBook:
             targets.append(_Target(write, sheet_name, new_sheet=new, table=reuse))
         return targets
 
-    def _write(self, target: _Target, owned: set[str]) -> None:
-        """One table, as the file adapter renders it; ``owned`` gains the sheets made."""
+    def _write(self, target: _Target, owned: set[str]) -> RawTable:
+        """One table, as the file adapter renders it; ``owned`` gains the sheets made.
+        Returns the table as a reader would now find it."""
         write = target.write
         block = _block(write)
         top = 3 if write.note else 1
@@ -495,7 +615,120 @@ class XlwingsBook:
             if table.name != write.spec.name:
                 table.name = write.spec.name
             table.resize(sheet.range(ref))
+        links = self._links.get(header_key(write.spec.name))
+        if links is not None:
+            self._write_links(sheet, block, top, links)
         self._present(sheet, write, block, top, owned)
+        rows = [[raw_value(v) for v in row] for row in zip(*block.columns, strict=True)]
+        return RawTable(write.spec.name, target.sheet, top, 0, block.headers, rows)
+
+    def _write_links(self, sheet: Any, block: _Block, top: int, links: _Links) -> None:
+        """Turn one written column into links to the cells its rows name."""
+        keys = [header_key(h) for h in block.headers]
+        if header_key(links.column) not in keys or not block.rows:
+            return
+        col = keys.index(header_key(links.column))
+        texts = block.columns[col]
+        cells = [
+            [_hyperlink(target, str(text)) if target else excel_text(str(text), text_cell=False)]
+            if text is not None
+            else [None]
+            for text, target in zip(texts, links.targets, strict=False)
+        ]
+        area = sheet.range((top + 1, col + 1), (top + len(cells), col + 1))
+        # A formula in a cell formatted as text would stay text.
+        self._try_feature(NUMBER_FORMATS, lambda: _set_format(area, "General"))
+        sheet.range((top + 1, col + 1)).value = cells
+
+    # --- patching a user's table ----------------------------------------------------------
+
+    def _plan_patch(self, patch: TablePatch, raw: RawTable) -> _PatchTarget:
+        """Check a patch against the live sheet, refusing before anything is written."""
+        known = {header_key(h) for h in raw.headers}
+        headers = [*raw.headers, *(c for c in patch.new_columns if header_key(c) not in known)]
+        target = _PatchTarget(patch, raw, headers)
+        # Of two headers that match alike the later wins, as in the file adapter.
+        target.columns = {header_key(h): raw.first_col + i for i, h in enumerate(headers)}
+        for values in [*patch.updates.values(), *patch.appends]:
+            for name in values:
+                target.column(name)
+        sheet = self.book.sheets[raw.sheet]
+        grows = bool(patch.appends) or len(headers) > len(raw.headers)
+        if raw.is_table and grows and sheet.tables[raw.name].show_totals:
+            raise UsageError(
+                f"{raw.sheet}: the table {patch.spec.name} has a totals row, so pull cannot "
+                "add rows or columns to it; switch its totals row off (Table Design) and run "
+                "again"
+            )
+        if target.new_bottom > EXCEL_MAX_ROWS:
+            raise UsageError(
+                f"{raw.sheet}: the table {patch.spec.name} would pass Excel's last row"
+            )
+        blocked: list[str] = []
+        if target.new_bottom > target.old_bottom:
+            blocked += _occupied(
+                sheet,
+                (target.old_bottom + 1, raw.first_col),
+                (target.new_bottom, target.right_new),
+            )
+        if target.right_new > target.right_old:
+            blocked += _occupied(
+                sheet,
+                (raw.header_row, target.right_old + 1),
+                (target.old_bottom, target.right_new),
+            )
+        if blocked:
+            more = " ..." if len(blocked) > _MAX_LISTED else ""
+            shown = ", ".join(blocked[:_MAX_LISTED]) + more
+            raise UsageError(
+                f"{raw.sheet}: the table {patch.spec.name} must grow to take the pulled "
+                f"rows, but these cells are in the way: {shown}. Move them (or the table) "
+                "and run again; nothing was written."
+            )
+        return target
+
+    def _patch(self, target: _PatchTarget) -> RawTable:
+        """Apply a checked patch; returns the table as a reader would now find it."""
+        raw, patch = target.raw, target.patch
+        sheet = self.book.sheets[raw.sheet]
+        width = len(target.headers)
+        rows = [[*row, *([""] * (width - len(row)))] for row in raw.rows]
+        new = target.headers[len(raw.headers) :]
+        if new:
+            sheet.range((raw.header_row, target.right_old + 2)).value = [
+                [excel_text(h, text_cell=False) for h in new]
+            ]
+        for index, values in sorted(patch.updates.items()):
+            cells = {target.column(n): v for n, v in values.items()}
+            for first, run in _runs(sorted(cells)):
+                sheet.range((target.top + index, first + 1)).value = [
+                    [_patch_value(cells[c]) for c in run]
+                ]
+            for col, value in cells.items():
+                rows[index][col - raw.first_col] = _read_back(value)
+        if patch.appends:
+            given = [{target.column(n): v for n, v in values.items()} for values in patch.appends]
+            # Only the columns given are written: Excel fills the table's calculated
+            # columns into the rows it grows by.
+            for first, run in _runs(sorted({c for cells in given for c in cells})):
+                sheet.range((target.top + len(raw.rows), first + 1)).value = [
+                    [_patch_value(cells.get(c)) for c in run] for cells in given
+                ]
+            for cells in given:
+                row = [""] * width
+                for col, value in cells.items():
+                    row[col - raw.first_col] = _read_back(value)
+                rows.append(row)
+        moved = (target.new_bottom, target.right_new) != (target.old_bottom, target.right_old)
+        if raw.is_table and moved:
+            sheet.tables[raw.name].resize(
+                sheet.range(
+                    (raw.header_row, raw.first_col + 1), (target.new_bottom, target.right_new + 1)
+                )
+            )
+        return RawTable(
+            raw.name, raw.sheet, raw.header_row, raw.first_col, target.headers, rows, raw.is_table
+        )
 
     # --- presentation ---------------------------------------------------------------------
 
@@ -660,6 +893,66 @@ def _with_user_columns(raw: RawTable | None, write: TableWrite) -> pd.DataFrame:
             by_key.get(tuple(None if v is None else str(v) for v in k)) for k in new_keys
         ]
     return frame
+
+
+def _occupied(sheet: Any, first: tuple[int, int], last: tuple[int, int]) -> list[str]:
+    """References of the cells with content from ``first`` to ``last`` (row 1-based,
+    column 0-based), row by row."""
+    (r0, c0), (r1, c1) = first, last
+    values = _values(sheet.range((r0, c0 + 1), (r1, c1 + 1)))
+    return [
+        cell_ref(r0 + i, c0 + j)
+        for i, row in enumerate(values)
+        for j, value in enumerate(row)
+        if value not in (None, "")
+    ]
+
+
+def _runs(columns: list[int]) -> list[tuple[int, list[int]]]:
+    """Sorted columns as runs of neighbours: one write per run."""
+    runs: list[tuple[int, list[int]]] = []
+    for col in columns:
+        if runs and runs[-1][1][-1] == col - 1:
+            runs[-1][1].append(col)
+        else:
+            runs.append((col, [col]))
+    return runs
+
+
+def _patch_value(value: object) -> Any:
+    """A patch's value as written into a user's cell, as the file adapter writes it:
+    numbers as numbers, dates as dates, booleans as yes/no and everything else as text,
+    quoted, since the cell's format is the user's."""
+    if _blank(value) or value == "":
+        return None
+    if isinstance(value, bool | np.bool_):
+        return excel_text("yes" if value else "no", text_cell=False)
+    if isinstance(value, int | float | np.integer | np.floating):
+        number = float(value)
+        return number if math.isfinite(number) else None
+    if isinstance(value, dt.datetime):
+        return pd.Timestamp(value).to_pydatetime().replace(tzinfo=None)
+    if isinstance(value, dt.date):
+        return dt.datetime.combine(value, dt.time())
+    return excel_text(str(value), text_cell=False)
+
+
+def _read_back(value: object) -> Any:
+    """What a reader finds in a cell after :func:`_patch_value` wrote ``value`` into it."""
+    cell = _patch_value(value)
+    if isinstance(cell, str):
+        return cell[1:]  # Excel's quote prefix is not part of the text
+    return raw_value(cell)
+
+
+def _hyperlink(target: str, text: str) -> str:
+    """Excel's HYPERLINK formula: a link to a place in this book (``#Sheet!A1``) showing
+    ``text``. Both are string literals in it, so nothing in them is evaluated."""
+
+    def literal(value: str) -> str:
+        return '"' + value.replace('"', '""') + '"'
+
+    return f"=HYPERLINK({literal('#' + target)},{literal(text)})"
 
 
 def _first_table(sheet: str, tables: dict[str, tuple[str, str]]) -> str | None:
