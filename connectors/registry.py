@@ -18,6 +18,10 @@ def open_source(connection: Connection, book_dir: Path) -> Source:
         from sheetloop.connectors.rest.connector import RestConnector
 
         return RestConnector.from_connection(connection, book_dir)
+    if system == "tryton":
+        from sheetloop.connectors.tryton.connector import TrytonConnector
+
+        return TrytonConnector.from_connection(connection, book_dir)
     if system == "hubspot":
         from sheetloop.connectors.hubspot.connector import HubSpotConnector
 
@@ -25,7 +29,7 @@ def open_source(connection: Connection, book_dir: Path) -> Source:
     if system in SYSTEMS:
         raise UsageError(
             f"Connections ({connection.name}): syncing with {system} is not available in "
-            "this release yet; rest and hubspot connections are"
+            "this release yet; rest, tryton and hubspot connections are"
         )
     raise UsageError(
         f"Connections ({connection.name}): unknown System {system!r} (one of {', '.join(SYSTEMS)})"
@@ -35,6 +39,10 @@ def open_source(connection: Connection, book_dir: Path) -> Source:
 def open_sink(connection: Connection, book_dir: Path) -> Sink:
     """The connector that writes to ``connection``'s system."""
     system = connection.system
+    if system == "tryton":
+        from sheetloop.connectors.tryton.connector import TrytonConnector
+
+        return TrytonConnector.from_connection(connection, book_dir)
     if system == "hubspot":
         from sheetloop.connectors.hubspot.connector import HubSpotConnector
 

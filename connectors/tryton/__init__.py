@@ -1,5 +1,7 @@
-"""Sync with the Tryton ERP: a JSON-RPC client and a local server for tests and demos."""
+"""Sync with the Tryton ERP: the connector behind ``pull``/``push`` of a ``tryton``
+connection, a JSON-RPC client and a local server for tests and demos."""
 
+from sheetloop.connectors.tryton.connector import TrytonConnector
 from sheetloop.connectors.tryton.local_server import (
     DEMO_COMPANY_NAME,
     DEMO_CURRENCY_CODE,
@@ -32,6 +34,7 @@ __all__ = [
     "LocalTryton",
     "Order",
     "TrytonClient",
+    "TrytonConnector",
     "TrytonError",
     "TrytonFailure",
     "TrytonNotInstalledError",
