@@ -332,13 +332,15 @@ class TrytonClient:
         ``client.call("model.purchase.purchase.quote", [purchase_id])``.
         """
         args = list(params)
-        if method.startswith(_CONTEXT_PREFIXES):
-            args.append({**self._context, **(context or {})})
         if method == _LOGIN_METHOD:
             return self._post(method, args, auth=False)
         fresh = self._token is None
         if fresh:
+            # Log in first: the login loads the user's context (company, ...), which the
+            # call must carry.
             self.login()
+        if method.startswith(_CONTEXT_PREFIXES):
+            args.append({**self._context, **(context or {})})
         # A refusal of a session opened a moment ago is not an expiry: do not log in again.
         return self._call_authenticated(method, args, relogin=not fresh)
 

@@ -321,6 +321,27 @@ def test_the_client_logs_in_lazily_on_its_first_call(tryton_server):
         assert client.calls == 3  # login, the user's preferences, then the call itself
 
 
+def test_the_first_call_of_a_new_client_already_carries_the_company(tryton, tryton_server):
+    setup = records.company(tryton.client)
+    (product,) = records.create_goods(
+        tryton.client,
+        [
+            records.goods(
+                tryton.code("C"),
+                "Costed",
+                unit=setup.unit,
+                list_price=Decimal("9"),
+                cost_price=Decimal("7.5"),
+            )
+        ],
+    )
+    with tryton_server.client() as fresh:
+        # cost_price is stored per company: without the company in the context of the
+        # very first call it would come back empty.
+        (row,) = fresh.read("product.product", [product.id], ["cost_price"])
+    assert row["cost_price"] == Decimal("7.5")
+
+
 def test_an_expired_session_is_renewed_once_and_the_call_succeeds(tryton):
     client = tryton.client
     client.call("common.db.logout")  # the server forgets the session; the client keeps it
