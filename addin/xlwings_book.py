@@ -57,7 +57,6 @@ from sheetloop.errors import BookBusyError, SheetloopError, UsageError
 from sheetloop.workbooks.chart_xml import ANCHOR_NAME, TableLayout, anchors, beside, chart_data
 from sheetloop.workbooks.coerce import to_code
 from sheetloop.workbooks.conditional_xml import _blocks, _check, _formula
-from sheetloop.workbooks.file_book import STATE_SHEET
 from sheetloop.workbooks.interface import RawTable, TablePatch, TableWrite
 from sheetloop.workbooks.problems import cell_ref, column_letter
 from sheetloop.workbooks.reading import parse_table
@@ -71,6 +70,7 @@ from sheetloop.workbooks.sheet_xml import (
     column_formats,
     table_column_name,
 )
+from sheetloop.workbooks.state_cells import STATE_SHEET, state_from_rows, state_rows
 
 log = logging.getLogger(__name__)
 
@@ -384,14 +384,18 @@ class XlwingsBook:
         return self._tables_read[key]
 
     def state(self) -> dict[str, str]:
-        """sheetloop's records kept in the book (contract version, owned sheets, ...)."""
+        """sheetloop's records kept in the book (contract version, owned sheets, sync
+        state, ...), with the values staged by :meth:`set_state` since the last save."""
+        return {**self._saved_state(), **self._state}
+
+    def _saved_state(self) -> dict[str, str]:
         if self._written_state is not None:
             return dict(self._written_state)
         sheet = self._sheet(STATE_SHEET)
         if sheet is None:
             return {}
         rows = _raw_rows(_grid(sheet))
-        return {str(r[0]): str(r[1]) for r in rows if len(r) >= 2 and r[0] != ""}
+        return state_from_rows((str(r[0]), str(r[1])) for r in rows if len(r) >= 2 and r[0] != "")
 
     def _listed_tables(self) -> list[tuple[str, str]]:
         if self._listed is None:
@@ -503,7 +507,7 @@ class XlwingsBook:
         user) does that. On a desktop Excel a failure part-way leaves the writes made so
         far, as Excel has no transaction to roll back.
         """
-        recorded = self.state()
+        recorded = self._saved_state()
         owned_before = set(filter(None, recorded.get("owned_sheets", "").split("\n")))
         owned: set[str] = set()
         patches = [self._plan_patch(patch, raw) for patch, raw in self._patches]
@@ -813,7 +817,7 @@ class XlwingsBook:
             self._try_feature(HIDDEN_STATE_SHEET, lambda: _hide(sheet))
         else:
             sheet.clear_contents()
-        rows = sorted(state.items())
+        rows = state_rows(state)
         area = sheet.range((1, 1), (len(rows), 2))
         text_ok = self._try_feature(NUMBER_FORMATS, lambda: _set_format(area, _TEXT_FORMAT))
         sheet.range("A1").value = [

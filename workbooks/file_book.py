@@ -51,15 +51,11 @@ from sheetloop.workbooks.sheet_xml import (
     render_table_part,
     render_table_sheet,
 )
+from sheetloop.workbooks.state_cells import STATE_SHEET, state_from_rows, state_rows
 from sheetloop.workbooks.styles_xml import Styles
 from sheetloop.workbooks.table_patch import apply_patch
 from sheetloop.workbooks.zip_package import Package
 
-STATE_SHEET = "_sheetloop"
-# A cell holds at most 32,767 characters: longer state values (sync hashes of a big table)
-# continue on rows named "<key> ~2", "<key> ~3", ...
-_STATE_CHUNK = 32_000
-_CONTINUED = re.compile(r"^(.*) ~(\d+)$")
 _BUCKET_LABEL = re.compile(r"^\d{4}-\d{2}-\d{2}$|^-?\d+$")
 _EMPTY_SHEET = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
@@ -121,19 +117,15 @@ class FileBook:
         return self._tables_read[key]
 
     def state(self) -> dict[str, str]:
-        """sheetloop's records kept in the book (contract version, owned sheets, ...)."""
+        """sheetloop's records kept in the book (contract version, owned sheets, sync
+        state, ...), with the values staged by :meth:`set_state` since it was opened."""
+        return {**self._saved_state(), **self._state}
+
+    def _saved_state(self) -> dict[str, str]:
         if STATE_SHEET not in self.reader.sheet_names:
             return {}
         raw = self.reader.sheet_rows(STATE_SHEET)
-        pairs = [(str(r[0]), str(r[1])) for r in raw if len(r) >= 2 and r[0] != ""]
-        state = {k: v for k, v in pairs if not _CONTINUED.match(k)}
-        continued = sorted(
-            (m.group(1), int(m.group(2)), v) for k, v in pairs if (m := _CONTINUED.match(k))
-        )
-        for key, _, value in continued:
-            if key in state:
-                state[key] += value
-        return state
+        return state_from_rows((str(r[0]), str(r[1])) for r in raw if len(r) >= 2 and r[0] != "")
 
     # --- staging writes -----------------------------------------------------------------
 
@@ -205,7 +197,7 @@ class FileBook:
         target = out or self.path
         if not self.path.exists():
             raise UsageError(f"{self.path}: no such workbook")
-        recorded = self.state()
+        recorded = self._saved_state()
         owned_before = set(filter(None, recorded.get("owned_sheets", "").split("\n")))
         with Package(self.path) as package:
             writer = _PackageWriter(package, owned_before)
@@ -378,11 +370,7 @@ class _PackageWriter:
         return f"{name} ({n})"
 
     def write_state(self, state: dict[str, str]) -> None:
-        pairs = []
-        for key, value in sorted(state.items()):
-            chunks = [value[i : i + _STATE_CHUNK] for i in range(0, len(value), _STATE_CHUNK)]
-            pairs.append((key, chunks[0] if chunks else ""))
-            pairs.extend((f"{key} ~{n}", chunk) for n, chunk in enumerate(chunks[1:], start=2))
+        pairs = state_rows(state)
         rows = "".join(
             f'<row r="{i}"><c r="A{i}" t="inlineStr"><is><t>{escape_text(k)}</t></is></c>'
             f'<c r="B{i}" t="inlineStr"><is><t xml:space="preserve">{escape_text(v)}</t></is>'

@@ -599,6 +599,14 @@ class TrytonConnector:
         were pushed."""
         self._facts = read_book_facts(book, self.connection)
 
+    def extra_values(self, stream: Stream, values: dict[str, Any]) -> dict[str, Any]:
+        """The first ship date written into a sale line's note: a moved date alone makes
+        the DemandStatus row changed, so the note follows it."""
+        if stream.name != DEMAND_STATUS.name:
+            return {}
+        demand = _text(values.get("Demand"))
+        return {"First Ship": str(self._facts.first_ship.get(demand or "", ""))}
+
     def versions(self, stream: Stream, record_ids: Sequence[str]) -> dict[str, str]:
         """Write dates of the records, to find those changed in Tryton since the last sync.
         None for an id ``plan`` carried to a new planned order (that order is new, so it

@@ -255,3 +255,11 @@ def test_rows_added_to_an_empty_table_fill_its_empty_row_first(tmp_path: Path) -
     wb = openpyxl.load_workbook(path)
     assert wb["Customers"].tables["Customers"].ref == "A1:G3"
     assert invariant_violations(path) == []
+
+
+def test_state_staged_in_a_run_is_seen_before_the_save(tmp_path: Path) -> None:
+    path = items_book(tmp_path / "b.xlsx")
+    book = FileBook.open(path)
+    book.set_state("sync:erp:Items", "{}")
+    assert book.state()["sync:erp:Items"] == "{}"
+    assert "sync:erp:Items" not in FileBook.open(path).state()
