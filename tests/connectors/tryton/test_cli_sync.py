@@ -385,8 +385,10 @@ def test_allocation_results_are_written_into_the_sale_lines_note_and_replaced_la
     edit(book, "Allocation", {"Item": shop.code("BIKE")}, {"Ship": latest})
     assert sheetloop(capsys, "push", str(book), "Tryton", "--tables", "DemandStatus")[0] == 0
     (line,) = client.read("sale.line", [shop.bike_line], ["note"])
-    assert line["note"].splitlines()[1].startswith(
-        f"sheetloop: confirmed 6 of 10, first on {latest:%Y-%m-%d} (run "
+    assert (
+        line["note"]
+        .splitlines()[1]
+        .startswith(f"sheetloop: confirmed 6 of 10, first on {latest:%Y-%m-%d} (run ")
     )
 
 
