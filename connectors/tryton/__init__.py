@@ -20,6 +20,7 @@ from sheetloop.connectors.tryton.rpc import (
     TrytonClient,
     TrytonError,
     TrytonFailure,
+    TrytonSessionAuth,
     decode_tryton_json,
     encode_tryton_json,
 )
@@ -38,6 +39,7 @@ __all__ = [
     "TrytonError",
     "TrytonFailure",
     "TrytonNotInstalledError",
+    "TrytonSessionAuth",
     "decode_tryton_json",
     "encode_tryton_json",
     "golden_database",

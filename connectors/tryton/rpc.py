@@ -29,6 +29,7 @@ from typing import Any, TypeVar
 from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
+from requests.auth import AuthBase
 
 from sheetloop.errors import ExternalSystemError
 
@@ -192,6 +193,24 @@ def decode_tryton_json(text: str | bytes) -> Any:
 
 
 # --- the client -------------------------------------------------------------------------
+
+
+class TrytonSessionAuth(AuthBase):
+    """Tryton's session authentication: ``Authorization: Session base64(login:id:token)``
+    with the user id and token ``common.db.login`` returned. Its ``repr`` hides the token."""
+
+    def __init__(self, login: str, user_id: int, token: str) -> None:
+        self._login = login
+        self._user_id = user_id
+        self._token = token
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        credentials = f"{self._login}:{self._user_id}:{self._token}".encode()
+        r.headers["Authorization"] = "Session " + base64.b64encode(credentials).decode("ascii")
+        return r
+
+    def __repr__(self) -> str:
+        return f"TrytonSessionAuth(login={self._login!r}, token=***)"
 
 
 class TrytonClient:
@@ -478,14 +497,19 @@ class TrytonClient:
     def _post(self, method: str, params: list[Any], *, auth: bool) -> Any:
         body = encode_tryton_json({"id": next(self._ids), "method": method, "params": params})
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
-        if auth and self._token is not None:
-            headers["Authorization"] = "Session " + base64.b64encode(
-                f"{self._user}:{self._user_id}:{self._token}".encode()
-            ).decode("ascii")
+        session = (
+            TrytonSessionAuth(self._user, self._user_id, self._token)
+            if auth and self._token is not None and self._user_id is not None
+            else None
+        )
         self.calls += 1
         try:
             response = self._http.post(
-                self._endpoint, data=body.encode("utf-8"), headers=headers, timeout=self._timeout
+                self._endpoint,
+                data=body.encode("utf-8"),
+                headers=headers,
+                timeout=self._timeout,
+                auth=session,
             )
         except requests.Timeout:
             raise self._error(

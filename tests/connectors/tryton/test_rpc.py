@@ -471,3 +471,18 @@ def test_an_unknown_model_is_named_in_the_error(tryton):
     assert caught.value.failure is TrytonFailure.NOT_FOUND
     assert "has no model 'no.such.model'" in str(caught.value)
     assert "module is activated" in str(caught.value)
+
+
+def test_the_session_authenticator_sends_trytons_header_and_hides_the_token():
+    import base64
+
+    import requests
+
+    from sheetloop.connectors.tryton import TrytonSessionAuth
+
+    auth = TrytonSessionAuth("admin", 1, "s3cr3t")
+    request = auth(requests.Request("POST", "http://127.0.0.1/db/").prepare())
+    scheme, value = request.headers["Authorization"].split(" ")
+    assert scheme == "Session"
+    assert base64.b64decode(value).decode() == "admin:1:s3cr3t"
+    assert "s3cr3t" not in repr(auth)
