@@ -50,7 +50,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="write a demo company's workbook and run it",
         description="Write a demo company's planning workbook to DIR "
         "(deterministic relative to its horizon start), check it "
-        "and print a summary.",
+        "and print a summary. With --erp, run the whole loop on a local Tryton instead.",
     )
     d.add_argument(
         "directory",
@@ -71,6 +71,18 @@ def build_parser() -> argparse.ArgumentParser:
     )
     d.add_argument(
         "--start", type=_date, metavar="DATE", help="horizon start (default: Monday of this week)"
+    )
+    d.add_argument(
+        "--erp",
+        action="store_true",
+        help="run the whole loop on a real ERP instead: start a local Tryton on 127.0.0.1, "
+        "seed it with the demo company, write a book that only connects to it, then pull, "
+        'plan, allocate and push (needs: pip install "sheetloop[tryton]")',
+    )
+    d.add_argument(
+        "--keep-running",
+        action="store_true",
+        help="with --erp: leave Tryton running to explore it in a Tryton client, until Ctrl+C",
     )
 
     i = sub.add_parser(
@@ -185,6 +197,10 @@ def _dispatch(args: argparse.Namespace) -> commands.Outcome:
             start=args.start,
             levels=args.levels,
             buckets=args.buckets,
+            erp=args.erp,
+            keep_running=args.keep_running,
+            report=print,
+            progress=_progress,
         )
     assert book is not None
     if args.command == "init":

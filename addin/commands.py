@@ -354,8 +354,26 @@ def demo(
     start: dt.date | None = None,
     levels: int = 10,
     buckets: int = 104,
+    erp: bool = False,
+    keep_running: bool = False,
+    report: Report | None = None,
+    progress: Report | None = None,
 ) -> Outcome:
-    """Write the demo company's workbook into ``directory`` and check it."""
+    """Write the demo company's workbook into ``directory`` and check it. With ``erp``, run
+    the whole loop on a local Tryton instead (``erp_demo.demo_erp``: ``report`` gets what
+    moved where, ``progress`` what is being done; ``keep_running`` leaves the server up
+    until Ctrl+C)."""
+    if erp or keep_running:
+        if items is not None:
+            raise UsageError("--erp runs the demo company; --items is for a book without an ERP")
+        if not erp:
+            raise UsageError("--keep-running keeps the Tryton of --erp running: add --erp")
+        # Imported here: the ERP demo runs the command functions of this module.
+        from sheetloop.addin.erp_demo import demo_erp
+
+        return demo_erp(
+            directory, start=start, keep_running=keep_running, report=report, progress=progress
+        )
     horizon = start or monday_of_this_week()
     if items is None:
         data = demo_company(horizon)

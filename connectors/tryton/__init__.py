@@ -24,6 +24,7 @@ from sheetloop.connectors.tryton.rpc import (
     decode_tryton_json,
     encode_tryton_json,
 )
+from sheetloop.connectors.tryton.seed import SeedSummary, seed_company
 
 __all__ = [
     "DEMO_COMPANY_NAME",
@@ -34,6 +35,7 @@ __all__ = [
     "Domain",
     "LocalTryton",
     "Order",
+    "SeedSummary",
     "TrytonClient",
     "TrytonConnector",
     "TrytonError",
@@ -45,4 +47,5 @@ __all__ = [
     "golden_database",
     "golden_database_path",
     "require_tryton",
+    "seed_company",
 ]

@@ -36,6 +36,7 @@ from sheetloop.connectors.tryton.mapping import (
     Unit,
     allocation_note,
     by_sequence,
+    ceil_to,
     convert,
     customer_row,
     demand_row,
@@ -776,7 +777,7 @@ class TrytonConnector:
                     {
                         "purchase": header,
                         "product": product["id"],
-                        "quantity": order.qty,
+                        "quantity": self._qty(order, product),
                         "unit": product["default_uom"],
                         "unit_price": product.get("cost_price") or Decimal(0),
                         "delivery_date_edit": True,
@@ -849,7 +850,7 @@ class TrytonConnector:
             inputs.get(bom, []),
             outputs.get(bom, []),
             product=int(product["id"]),
-            quantity=order.qty,
+            quantity=self._qty(order, product),
             units=self._units(),
         )
         location = warehouse.production
@@ -868,7 +869,7 @@ class TrytonConnector:
         move_out = {
             "product": product["id"],
             "unit": product["default_uom"],
-            "quantity": order.qty,
+            "quantity": self._qty(order, product),
             "from_location": location,
             "to_location": warehouse.output,
             "company": company,
@@ -881,7 +882,7 @@ class TrytonConnector:
             "location": location,
             "product": product["id"],
             "unit": product["default_uom"],
-            "quantity": order.qty,
+            "quantity": self._qty(order, product),
             "planned_date": order.due,
             "planned_start_date": min(order.release or order.due, order.due),
             "inputs": [("create", moves_in)],
@@ -941,7 +942,7 @@ class TrytonConnector:
                     (
                         order,
                         {
-                            "quantity": order.qty,
+                            "quantity": self._qty(order, product),
                             "delivery_date_edit": True,
                             "delivery_date_store": order.due,
                         },
@@ -1266,6 +1267,15 @@ class TrytonConnector:
             ["code", "default_uom", "cost_price", "template", "boms"],
         )
         return {str(r["code"]): r for r in records}
+
+    def _qty(self, order: _Planned, product: Mapping[str, Any]) -> float:
+        """The order's quantity as Tryton takes it: without the float noise of the plan
+        (1.6000000000000014) and rounded up to the product unit's rounding, so an order
+        never brings less than planned."""
+        assert order.qty is not None
+        unit = self._units().get(int(product["default_uom"]))
+        qty = round(float(order.qty), 9)
+        return ceil_to(qty, unit.rounding) if unit is not None else qty
 
     def _units(self) -> dict[int, Unit]:
         if "units" not in self._cache:
