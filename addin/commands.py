@@ -24,6 +24,7 @@ from sheetloop import CONTRACT_VERSION
 from sheetloop.addin.allocating import allocate_book
 from sheetloop.addin.planning import plan_book
 from sheetloop.addin.syncing import book_connections, pull_book, push_book
+from sheetloop.connectors.sync import SyncEntry, sync_log_frame
 from sheetloop.errors import (
     ConflictError,
     ExternalSystemError,
@@ -38,7 +39,7 @@ from sheetloop.workbooks.file_book import FileBook
 from sheetloop.workbooks.interface import TableWrite, Workbook
 from sheetloop.workbooks.problems import Problem
 from sheetloop.workbooks.safe_save import book_write_lock, refuse_if_open_in_excel
-from sheetloop.workbooks.schema import RUN_LOG
+from sheetloop.workbooks.schema import RUN_LOG, SYNC_LOG
 from sheetloop.workbooks.template import init_book
 from sheetloop.workbooks.validation import LoadedBook, load_book
 
@@ -282,6 +283,14 @@ def push_receivers(book: CommandBook, place: BookPlace) -> list[tuple[str, list[
     return [
         (c.name, c.listed("push")) for c in book_connections(loaded, place.name) if c.listed("push")
     ]
+
+
+def log_run_step(book: CommandBook, done: Outcome) -> None:
+    """Stage refresh's SyncLog entry for its run step: the unattended job's log has one
+    entry per step, the run's included (its details are in RunLog)."""
+    summary = "; ".join(line for line in done.lines if not line.startswith(("wrote ", "updated ")))
+    entry = SyncEntry("", "run", "PlannedOrders, Allocation", message=summary[:500])
+    book.append_rows(SYNC_LOG, sync_log_frame([entry]))
 
 
 def refresh_steps(
@@ -529,10 +538,25 @@ def refresh(path: Path, report: Report | None = None) -> Outcome:
     status (what was done before is reported first). Every receiving connection is pushed
     to even if one leaves conflicts (exit 5 at the end)."""
     receivers = push_receivers(FileBook.open(path), BookPlace.of(path))
+
+    def run_step() -> Outcome:
+        planned: list[str] = []
+
+        def tell(line: str) -> None:
+            planned.append(line)
+            _tell(report, [line])
+
+        done = run(path, report=tell)
+        with writing(path, None, "refresh"):
+            book = FileBook.open(path)
+            log_run_step(book, Outcome([*planned, *done.lines]))
+            book.save()
+        return done
+
     return refresh_steps(
         receivers,
         lambda: pull(path, report=report),
-        lambda: run(path, report=report),
+        run_step,
         lambda name, tables: push(path, name, tables=tables, report=report),
         report,
     )

@@ -45,6 +45,7 @@ from sheetloop.addin.commands import (
     Outcome,
     allocate_in,
     check_in,
+    log_run_step,
     plan_in,
     pull_in,
     push_in,
@@ -232,10 +233,17 @@ def _refresh(live: XlwingsBook, place: BookPlace, ui: ExcelUi) -> Outcome:
     return refresh_steps(
         push_receivers(live, place),
         lambda: _pull(live, place, ui, None),
-        lambda: _run(live, place, ui),
+        lambda: _logged_run(live, place, ui),
         lambda name, tables: _push(live, place, ui, name, tables),
         ui.progress,
     )
+
+
+def _logged_run(live: XlwingsBook, place: BookPlace, ui: ExcelUi) -> Outcome:
+    done = _run(live, place, ui)
+    log_run_step(live, done)
+    live.save()
+    return done
 
 
 def _only_connection(live: XlwingsBook, place: BookPlace) -> str:

@@ -8,7 +8,7 @@ from typing import Literal
 
 import pandas as pd
 
-Direction = Literal["pull", "push"]
+Direction = Literal["pull", "push", "run"]
 
 
 @dataclass

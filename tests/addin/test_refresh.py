@@ -68,6 +68,7 @@ def test_refresh_pulls_then_plans_and_allocates_logging_each_step(
     assert runs == ["plan", "allocate"]
     sync = table(book, "SyncLog")
     assert sync[1][1:4] == ["finance", "pull", "Customers"]
+    assert sync[2][2] == "run" and "demand lines" in str(sync[2][10])  # one entry per step
     assert len(table(book, "PlannedOrders")) > 1 and len(table(book, "Allocation")) > 1
     assert "nothing was pushed" in capsys.readouterr().out
 
