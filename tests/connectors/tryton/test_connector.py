@@ -474,18 +474,36 @@ def test_a_row_tryton_refuses_is_marked_failed_with_trytons_reason_and_the_rest_
         [
             [code("F1"), code("FRAME"), "WH", "buy", SOON, SOON, 3, None],
             [code("B1"), code("BOLT"), "WH", "buy", SOON, SOON, 3, None],
-            [code("F2"), code("FRAME"), "WH", "buy", SOON, LATER, 2.5, None],  # unit: whole
         ],
     )
     result = push_orders(path, connector_for(tryton))
-    assert (result.entries[0].created, result.entries[0].failed) == (1, 2)
+    assert (result.entries[0].created, result.entries[0].failed) == (1, 1)
     (line,) = purchase_lines(tryton.client, tryton.prefix)
     assert (line["product"], line["quantity"]) == (company.frame.id, 3.0)
     status = {row["Order"]: row["Sync Status"] for row in table(path, "PlannedOrders")}
     assert status[code("F1")] == "pushed"
     assert "Tryton refused it" in status[code("B1")]
     assert "is not valid according to its domain" in status[code("B1")]
-    assert "number of digits" in status[code("F2")]
+
+
+def test_quantities_are_rounded_up_to_the_units_rounding_so_tryton_takes_them(
+    tryton, company, tmp_path
+):
+    code = tryton.code
+    path = planned_book(
+        tmp_path / "plan.xlsx",
+        [[code("FRAME"), code("FRAMES")]],
+        [
+            # float noise from the plan, and a fraction of a whole unit: neither may be
+            # refused, and an order never brings less than planned
+            [code("F1"), code("FRAME"), "WH", "buy", SOON, SOON, 3.0000000000000004, None],
+            [code("F2"), code("FRAME"), "WH", "buy", SOON, LATER, 2.5, None],
+        ],
+    )
+    result = push_orders(path, connector_for(tryton))
+    assert (result.entries[0].created, result.entries[0].failed) == (2, 0)
+    quantities = sorted(line["quantity"] for line in purchase_lines(tryton.client, tryton.prefix))
+    assert quantities == [3.0, 3.0]
 
 
 def test_drafts_an_unrecorded_push_made_are_adopted_instead_of_duplicated(
