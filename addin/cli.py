@@ -20,6 +20,7 @@ from pathlib import Path
 from sheetloop import __version__
 from sheetloop.addin import commands
 from sheetloop.addin.excel_setup import make_excel_book
+from sheetloop.connectors.http import redact_resolved
 from sheetloop.errors import InvalidDataError, SheetloopError
 
 INTERNAL_ERROR = 70
@@ -258,8 +259,10 @@ def _log_crash(exc: BaseException) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"sheetloop-crash-{dt.datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}.log"
     path.write_text(
-        f"sheetloop {__version__}, {' '.join(sys.argv)}\n"
-        + "".join(traceback.format_exception(exc)),
+        redact_resolved(
+            f"sheetloop {__version__}, {' '.join(sys.argv)}\n"
+            + "".join(traceback.format_exception(exc))
+        ),
         encoding="utf-8",
     )
     return path
@@ -277,7 +280,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"sheetloop {args.command}: {exc}", file=sys.stderr)
         return exc.exit_code
     except SheetloopError as exc:
-        print(f"sheetloop {args.command}: {exc}", file=sys.stderr)
+        # Connectors mask secrets where they build messages; this is the last line of defence.
+        print(redact_resolved(f"sheetloop {args.command}: {exc}"), file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("sheetloop: interrupted; the workbook was left as it was", file=sys.stderr)
@@ -285,8 +289,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as exc:
         log = _log_crash(exc)
         print(
-            f"sheetloop {args.command}: internal error ({type(exc).__name__}: {exc}); "
-            f"the details are in {log}",
+            redact_resolved(
+                f"sheetloop {args.command}: internal error ({type(exc).__name__}: {exc}); "
+                f"the details are in {log}"
+            ),
             file=sys.stderr,
         )
         return INTERNAL_ERROR

@@ -56,6 +56,7 @@ from sheetloop.addin.commands import (
 from sheetloop.addin.excel_ui import ExcelUi, excel_ui
 from sheetloop.addin.syncing import book_connections
 from sheetloop.addin.xlwings_book import XlwingsBook
+from sheetloop.connectors.http import redact_resolved
 from sheetloop.errors import InvalidDataError, SheetloopError, UsageError
 from sheetloop.workbooks.interface import TableWrite
 from sheetloop.workbooks.problems import Problem
@@ -146,13 +147,13 @@ def _macro(command: str, book: xw.Book | None, work: Work) -> MacroResult:
             return MacroResult(exc.exit_code, [str(p) for p in problems], message)
         except SheetloopError as exc:
             live.discard()
-            message = f"sheetloop {command}: {exc}"
+            message = redact_resolved(f"sheetloop {command}: {exc}")
             _alert(xl_book, message)
             return MacroResult(exc.exit_code, [], message)
         except Exception as exc:  # a bug: one line in Excel, the traceback in a file
             live.discard()
             crash = _log_crash(exc, command)
-            message = (
+            message = redact_resolved(
                 f"sheetloop {command}: internal error ({type(exc).__name__}: {exc}); "
                 f"the details are in {crash}"
             )
@@ -338,8 +339,10 @@ def _log_crash(exc: BaseException, command: str) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"sheetloop-crash-{dt.datetime.now():%Y%m%d-%H%M%S}-{os.getpid()}.log"
     path.write_text(
-        f"sheetloop {__version__}, macro {command}, Python {sys.version.split()[0]}\n"
-        + "".join(traceback.format_exception(exc)),
+        redact_resolved(
+            f"sheetloop {__version__}, macro {command}, Python {sys.version.split()[0]}\n"
+            + "".join(traceback.format_exception(exc))
+        ),
         encoding="utf-8",
     )
     return path

@@ -42,6 +42,7 @@ from sheetloop.connectors.http.secrets import (
     Redactor,
     Secret,
     redact,
+    redact_resolved,
     resolve_secret,
 )
 from sheetloop.connectors.http.session import HttpSession
@@ -74,5 +75,6 @@ __all__ = [
     "parse_link_header",
     "parse_retry_after",
     "redact",
+    "redact_resolved",
     "resolve_secret",
 ]

@@ -80,8 +80,11 @@ def resolve_secret(
             f"remove it from the workbook and have it replaced (rotated)."
         )
     if scheme == "env":
-        return _from_environment(name, connection, os.environ if environ is None else environ)
-    return _from_keyring(name, connection)
+        secret = _from_environment(name, connection, os.environ if environ is None else environ)
+    else:
+        secret = _from_keyring(name, connection)
+    _RESOLVED.add(secret)
+    return secret
 
 
 def _from_environment(name: str, connection: str, environ: Mapping[str, str]) -> Secret:
@@ -211,3 +214,13 @@ def _message_of_json(body: str) -> str:
 def redact(text: str, secrets: Iterable[Secret | str]) -> str:
     """``text`` with every value of ``secrets`` (and its encoded forms) replaced by ``***``."""
     return Redactor(secrets)(text)
+
+
+# Every secret this process has read, so that messages and crash logs written far from the
+# connection that used it (the command line's last line of defence) can still mask it.
+_RESOLVED = Redactor()
+
+
+def redact_resolved(text: str) -> str:
+    """``text`` with every secret this process has resolved masked as ``***``."""
+    return _RESOLVED(text)

@@ -38,6 +38,7 @@ from sheetloop.connectors.http import (
     HttpSession,
     RetryPolicy,
     paginate,
+    redact_resolved,
     resolve_secret,
 )
 from sheetloop.connectors.hubspot.mapping import (
@@ -391,7 +392,9 @@ class HubSpotConnector:
                         )
                     )
                 else:
-                    error = answer.errors.get(wanted, "HubSpot did not confirm this record")
+                    error = redact_resolved(
+                        answer.errors.get(wanted, "HubSpot did not confirm this record")
+                    )
                     sent.append(Sent(row.index, error=error))
         return sent
 

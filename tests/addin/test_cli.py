@@ -249,3 +249,30 @@ def test_a_book_from_a_newer_sheetloop_is_read_with_a_warning(
     code, _, err = run(["check", str(path)], capsys)
     assert code == 0
     assert "written by a newer sheetloop (workbook contract 99.0" in err
+
+
+def test_a_secret_in_an_error_is_masked_on_screen_and_in_the_crash_log(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+):
+    from sheetloop.connectors.http import resolve_secret
+    from sheetloop.errors import ExternalSystemError
+
+    monkeypatch.setenv("CRM_TOKEN", "pat-na1-0123456789abcdef")
+    resolve_secret("env:CRM_TOKEN", connection="crm")  # as a connector does
+
+    def leaky_bug(path: Path) -> commands.Outcome:
+        raise RuntimeError("GET https://api.example.com/x?key=pat-na1-0123456789abcdef failed")
+
+    def leaky_failure(path: Path) -> commands.Outcome:
+        raise ExternalSystemError("crm answered 'bad token pat-na1-0123456789abcdef'")
+
+    monkeypatch.setenv("SHEETLOOP_LOG_DIR", str(tmp_path / "logs"))
+    monkeypatch.setattr(commands, "check", leaky_bug)
+    code, out, err = run(["check", str(tmp_path / "x.xlsx")], capsys)
+    assert code == 70 and "***" in err
+    monkeypatch.setattr(commands, "check", leaky_failure)
+    code, out2, err2 = run(["check", str(tmp_path / "x.xlsx")], capsys)
+    assert code == 3 and "***" in err2
+    (log,) = (tmp_path / "logs").iterdir()
+    for text in (out, err, out2, err2, log.read_text()):
+        assert "0123456789abcdef" not in text
