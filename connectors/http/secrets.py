@@ -83,7 +83,8 @@ def resolve_secret(
         secret = _from_environment(name, connection, os.environ if environ is None else environ)
     else:
         secret = _from_keyring(name, connection)
-    _RESOLVED.add(secret)
+    if len(secret.reveal()) >= _MASKABLE:
+        _RESOLVED.add(secret)
     return secret
 
 
@@ -219,6 +220,9 @@ def redact(text: str, secrets: Iterable[Secret | str]) -> str:
 # Every secret this process has read, so that messages and crash logs written far from the
 # connection that used it (the command line's last line of defence) can still mask it.
 _RESOLVED = Redactor()
+# Masking a value of two or three characters everywhere would mangle every message, and
+# text substitution cannot protect a secret that short anyway.
+_MASKABLE = 6
 
 
 def redact_resolved(text: str) -> str:
