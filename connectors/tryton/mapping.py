@@ -18,7 +18,11 @@ The choices made here, in one place:
 - a site is the warehouse's code (its name when it has none), unless the connection's
   ``sites`` option renames it (``sites=WH:MAIN``);
 - a customer's tier comes from a party category named ``Tier 1``, ``Tier 2``... (the
-  prefix is the connection's ``tier_category`` option); the lowest number wins.
+  prefix is the connection's ``tier_category`` option); the lowest number wins;
+- with the ``forecast`` option, each product line of an open opportunity (a lead or an
+  opportunity of ``sale_opportunity``) is a forecast demand ``OPP-<number>/<position>``,
+  due at the opportunity's end date; ``forecast_weighted`` scales its quantity by the
+  opportunity's conversion probability.
 """
 
 from __future__ import annotations
@@ -35,7 +39,9 @@ from sheetloop.errors import UsageError
 
 __all__ = [
     "DEMAND_STATES",
+    "FORECAST_PREFIX",
     "NOTE_PREFIX",
+    "OPPORTUNITY_STATES",
     "PRODUCTION_STATES",
     "PURCHASE_STATES",
     "Unit",
@@ -48,6 +54,9 @@ __all__ = [
     "earliest_open",
     "explode_bom",
     "first_lead_days",
+    "forecast_due",
+    "forecast_quantity",
+    "forecast_row",
     "item_row",
     "lead_days",
     "line_positions",
@@ -56,6 +65,7 @@ __all__ = [
     "order_marker",
     "parse_ref",
     "parse_sites",
+    "parse_yes_no",
     "production_receipt_row",
     "purchase_receipt_row",
     "ref",
@@ -72,10 +82,17 @@ PURCHASE_STATES = ("quotation", "confirmed", "processing")
 PRODUCTION_STATES = ("draft", "waiting", "assigned", "running")
 #: Sales whose open lines are demand.
 DEMAND_STATES = ("quotation", "confirmed", "processing")
+#: Opportunities that are still forecast. A converted one became a sale (pulled as an
+#: order once quoted); won, lost and cancelled ones are over.
+OPPORTUNITY_STATES = ("lead", "opportunity")
+#: Forecast demand ids start with it, so they never clash with sale numbers.
+FORECAST_PREFIX = "OPP-"
 #: The start of every line sheetloop writes into a Tryton note.
 NOTE_PREFIX = "sheetloop:"
 
 _CLOSED_MOVES = ("done", "cancelled")
+_YES = ("yes", "y", "true", "1", "x")
+_NO = ("no", "n", "false", "0", "")
 _SECONDS_PER_DAY = 86_400
 _DIGITS = 6  # float noise from unit conversions stays below this
 
@@ -239,6 +256,19 @@ def parse_sites(text: str, connection: str) -> dict[str, str]:
     return out
 
 
+def parse_yes_no(text: str, key: str, connection: str) -> bool:
+    """A yes/no option (``forecast=yes``); blank is no."""
+    value = text.strip().casefold()
+    if value in _YES:
+        return True
+    if value in _NO:
+        return False
+    raise UsageError(
+        f"Connections ({connection}): the {key} option must be yes or no (found {text!r}): "
+        "correct it in the Options column"
+    )
+
+
 def site_name(warehouse: Mapping[str, Any], sites: Mapping[str, str]) -> str:
     """The book's site for a ``stock.location`` warehouse record (``code``, ``name``)."""
     code = str(warehouse.get("code") or warehouse.get("name") or f"warehouse {warehouse['id']}")
@@ -356,6 +386,53 @@ def demand_row(
         "Due": due,
         "Qty": quantity,
         "Kind": "order",
+    }
+
+
+def forecast_quantity(quantity: float, probability: float | None, *, weighted: bool) -> float:
+    """What an opportunity line forecasts, in the product's default unit: the whole
+    ``quantity``, or with ``weighted`` its expected value, ``quantity`` times the conversion
+    ``probability`` (0..1; a missing one counts as 1, a value outside is clamped), so that
+    ten opportunities at 30 % forecast what three won ones would ship."""
+    if not weighted:
+        return round(float(quantity), _DIGITS)
+    share = 1.0 if probability is None else min(max(float(probability), 0.0), 1.0)
+    return round(float(quantity) * share, _DIGITS)
+
+
+def forecast_due(line: Mapping[str, Any], today: dt.date) -> dt.date:
+    """When a ``sale.opportunity.line``'s demand is due: the opportunity's end date (when
+    the deal is expected to close, the first day its sale could ship), else its start date,
+    else ``today``. A past end date is kept: the planner sees the forecast as late rather
+    than silently moved."""
+    for path in ("opportunity.end_date", "opportunity.start_date"):
+        value = nested(line, path)
+        if isinstance(value, dt.date):
+            return value
+    return today
+
+
+def forecast_row(
+    line: Mapping[str, Any],
+    *,
+    item: str,
+    quantity: float,
+    site: str,
+    due: dt.date,
+    position: int,
+) -> dict[str, Any]:
+    """A forecast ``Demand`` row for a line of an open ``sale.opportunity``: the demand id is
+    ``OPP-`` with the opportunity's number and the line's position (``OPP-12/2``), the
+    customer the party's code (blank for a lead without a party yet)."""
+    number = nested(line, "opportunity.number") or ref("sale.opportunity", int(line["opportunity"]))
+    return {
+        "Demand": f"{FORECAST_PREFIX}{number}/{position}",
+        "Item": item,
+        "Site": site,
+        "Customer": nested(line, "opportunity.party.code"),
+        "Due": due,
+        "Qty": quantity,
+        "Kind": "forecast",
     }
 
 
