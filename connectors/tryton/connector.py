@@ -2,7 +2,9 @@
 customer names and tiers, and allocation results back.
 
 Pull reads ``Items``, ``BOM``, ``Inventory``, ``Receipts``, ``Demand`` and ``Customers``
-whole, with ``search_read`` pages of a thousand records (never one call per record).
+whole, with ``search_read`` pages of a thousand records (never one call per record). With
+the ``forecast`` option, ``Demand`` also holds the lines of open sale opportunities as
+forecast, and ``Customers`` their parties.
 Push sends ``PlannedOrders`` (buy orders become lines of draft purchases, one purchase per
 supplier and warehouse; make orders become draft productions with their BOM exploded),
 ``Customers`` (name and tier written back to the party) and ``DemandStatus`` (a line in
@@ -31,6 +33,7 @@ from sheetloop.connectors.sync.push import EXTERNAL_ID, PushRow, Sent
 from sheetloop.connectors.sync.streams import Records, Stream, id_column, normalise
 from sheetloop.connectors.tryton.mapping import (
     DEMAND_STATES,
+    OPPORTUNITY_STATES,
     PRODUCTION_STATES,
     PURCHASE_STATES,
     Unit,
@@ -43,6 +46,9 @@ from sheetloop.connectors.tryton.mapping import (
     earliest_open,
     explode_bom,
     first_lead_days,
+    forecast_due,
+    forecast_quantity,
+    forecast_row,
     item_row,
     line_positions,
     nested,
@@ -50,6 +56,7 @@ from sheetloop.connectors.tryton.mapping import (
     order_marker,
     parse_ref,
     parse_sites,
+    parse_yes_no,
     production_receipt_row,
     purchase_receipt_row,
     ref,
@@ -200,6 +207,8 @@ class TrytonConnector:
         sites: Mapping[str, str] | None = None,
         tier_category: str | None = DEFAULT_TIER_CATEGORY,
         products: str | None = None,
+        forecast: bool = False,
+        forecast_weighted: bool = False,
         today: Callable[[], dt.date] = dt.date.today,
     ) -> None:
         self.connection = connection
@@ -207,6 +216,9 @@ class TrytonConnector:
         self._sites = dict(sites or {})
         self._tier_category = tier_category or None
         self._products_like = products.replace("*", "%") if products else None
+        # Weighting only makes sense for forecasts: asking for it asks for them.
+        self._forecast = forecast or forecast_weighted
+        self._forecast_weighted = forecast_weighted
         self._today = today
         self._facts = BookFacts()
         self._cache: dict[str, Any] = {}
@@ -215,8 +227,9 @@ class TrytonConnector:
     def from_connection(cls, connection: Connection, book_dir: Path) -> TrytonConnector:
         """The connector for a ``tryton`` row of ``Connections``: ``URL``, ``Database`` and
         ``User``, the password from the secret ``Auth`` names; options ``sites``,
-        ``tier_category``, ``products`` and ``timeout``. ``book_dir`` is unused: a Tryton
-        connection needs no file beside the book."""
+        ``tier_category``, ``products``, ``forecast``, ``forecast_weighted`` (yes or no) and
+        ``timeout``. ``book_dir`` is unused: a Tryton connection needs no file beside the
+        book."""
         del book_dir
         name = connection.name
         missing = [
@@ -249,6 +262,10 @@ class TrytonConnector:
             sites=parse_sites(connection.option("sites"), name),
             tier_category=tier,
             products=connection.option("products") or None,
+            forecast=parse_yes_no(connection.option("forecast"), "forecast", name),
+            forecast_weighted=parse_yes_no(
+                connection.option("forecast_weighted"), "forecast_weighted", name
+            ),
         )
 
     def __repr__(self) -> str:
@@ -495,7 +512,8 @@ class TrytonConnector:
         return Records(rows, [str(r["External Id"]) for r in rows])
 
     def _read_demand(self) -> Records:
-        """Open lines of quoted, confirmed and processing sales: what they still ship, when."""
+        """Open lines of quoted, confirmed and processing sales: what they still ship, when;
+        with the ``forecast`` option, the lines of open opportunities after them."""
         products = self._products()
         units = self._units()
         warehouses = self._warehouses()
@@ -556,11 +574,88 @@ class TrytonConnector:
                 )
             )
             ids.append(ref("sale.line", int(line["id"])))
+        if self._forecast:
+            forecast = self._read_forecast()
+            rows += forecast.rows
+            ids += forecast.ids
         return Records(rows, ids)
+
+    def _read_forecast(self) -> Records:
+        """Product lines of leads and opportunities (not converted: their sale is already
+        an order) as forecast demand, in the product's default unit, weighted by the
+        conversion probability with ``forecast_weighted``; a line that forecasts nothing
+        (no quantity, or a zero weight) gives no row.
+
+        An opportunity names no warehouse; its sale would ship from Tryton's default one
+        (the user's, else the only warehouse), so that is the forecast's site; with several
+        warehouses and none preferred the site stays blank for MRP to place."""
+        products = self._products()
+        units = self._units()
+        # All open lines, not only the connection's products: a line's position among its
+        # opportunity's lines is then the same whatever the products option.
+        lines = self._search_read(
+            "sale.opportunity.line",
+            [("opportunity.state", "in", list(OPPORTUNITY_STATES))],
+            [
+                "opportunity",
+                "opportunity.number",
+                "opportunity.party.code",
+                "opportunity.start_date",
+                "opportunity.end_date",
+                "opportunity.conversion_probability",
+                "product",
+                "quantity",
+                "unit",
+                "sequence",
+            ],
+        )
+        positions = line_positions(lines, "opportunity")
+        site = self._default_site()
+        today = self._today()
+        rows, ids = [], []
+        for line in lines:
+            product = products.get(int(line.get("product") or 0))
+            if product is None:
+                continue  # no product, not goods, or outside the products option
+            quantity = forecast_quantity(
+                convert(
+                    float(line.get("quantity") or 0.0),
+                    units.get(int(line.get("unit") or 0)),
+                    units.get(int(product["default_uom"])),
+                ),
+                nested(line, "opportunity.conversion_probability"),
+                weighted=self._forecast_weighted,
+            )
+            if quantity <= 0:
+                continue
+            rows.append(
+                forecast_row(
+                    line,
+                    item=product["code"],
+                    quantity=quantity,
+                    site=site,
+                    due=forecast_due(line, today),
+                    position=positions[line["id"]],
+                )
+            )
+            ids.append(ref("sale.opportunity.line", int(line["id"])))
+        return Records(rows, ids)
+
+    def _default_site(self) -> str:
+        """The site of the warehouse Tryton gives a new sale: the user's preferred one,
+        else the only warehouse; blank when neither exists."""
+        warehouses = self._warehouses()
+        preferred = warehouses.get(int(self._rpc.context.get("warehouse") or 0))
+        if preferred is not None:
+            return preferred.site
+        if len(warehouses) == 1:
+            return next(iter(warehouses.values())).site
+        return ""
 
     def _read_customers(self) -> Records:
         """Parties that have sales (of the products the connection reads), with their
-        tier from their categories."""
+        tier from their categories; with the ``forecast`` option also the parties of open
+        opportunities, so every forecast's customer is in ``Customers``."""
         if self._products_like:
             lines = self._search_read(
                 "sale.line",
@@ -571,6 +666,8 @@ class TrytonConnector:
         else:
             sales = self._search_read("sale.sale", [("state", "!=", "cancelled")], ["party"])
             party_ids = {int(s["party"]) for s in sales}
+        if self._forecast:
+            party_ids |= self._forecast_parties()
         parties = self._by_ids(
             "party.party", party_ids, ["code", "name", "categories", "write_date", "create_date"]
         )
@@ -587,6 +684,26 @@ class TrytonConnector:
             ids.append(ref("party.party", int(party["id"])))
             versions.append(version_of(party))
         return Records(rows, ids, versions=versions)
+
+    def _forecast_parties(self) -> set[int]:
+        """The parties of open opportunities (with a line of the products the connection
+        reads, when it reads only some)."""
+        if self._products_like:
+            lines = self._search_read(
+                "sale.opportunity.line",
+                [
+                    ("opportunity.state", "in", list(OPPORTUNITY_STATES)),
+                    *self._product_domain("product."),
+                ],
+                ["opportunity.party"],
+            )
+            found = {int(nested(line, "opportunity.party") or 0) for line in lines}
+        else:
+            opportunities = self._search_read(
+                "sale.opportunity", [("state", "in", list(OPPORTUNITY_STATES))], ["party"]
+            )
+            found = {int(o.get("party") or 0) for o in opportunities}
+        return found - {0}
 
     # == push ============================================================================
 
