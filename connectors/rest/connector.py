@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import datetime as dt
+import math
+import re
+from collections.abc import Iterable, Sequence
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from requests.auth import AuthBase
 
@@ -74,7 +79,7 @@ class RestConnector:
         rows: list[dict[str, Any]] = []
         ids: list[str] = []
         seen: set[str] = set()
-        marks: list[str] = []
+        marks: list[Any] = []
         for page in paginate(
             self.session,
             table.endpoint,
@@ -96,11 +101,63 @@ class RestConnector:
                 ids.append(ident)
                 rows.append({column: dig(record, path) for column, path in table.fields.items()})
                 if table.incremental is not None:
-                    mark = dig(record, table.incremental.field)
-                    if mark is not None:
-                        marks.append(str(mark))
-        next_cursor = max(marks, default=cursor) if table.incremental is not None else None
+                    marks.append(dig(record, table.incremental.field))
+        next_cursor = latest_cursor(marks, cursor) if table.incremental is not None else None
         return Records(rows, ids, complete=not incremental, cursor=next_cursor)
+
+
+_NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+
+
+def _as_number(value: Any) -> Decimal | None:
+    """A JSON number, or text that is one ("10"), exactly; None otherwise."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return Decimal(str(value)) if math.isfinite(value) else None
+    if isinstance(value, str) and _NUMBER.fullmatch(value.strip()):
+        return Decimal(value.strip())
+    return None
+
+
+def _as_moment(value: Any) -> dt.datetime | None:
+    """ISO 8601 date or date-time text as an aware datetime (no offset: taken as UTC, so
+    every candidate compares); None otherwise."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = dt.datetime.fromisoformat(value.strip())
+    except ValueError:
+        return None
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+def _cursor_text(value: Any) -> str:
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def latest_cursor(values: Iterable[Any], previous: str | None = None) -> str | None:
+    """The largest of the records' cursor values and the previous cursor, as text; the
+    previous cursor when no record has one.
+
+    Values compare by what they are, never as plain text (where "9" > "10"): as numbers
+    when all are numbers (JSON numbers or numeric text), as instants when all are ISO
+    dates or date-times (offsets applied), otherwise as text.
+    """
+    candidates = [v for v in values if v is not None and v != "" and not isinstance(v, dict | list)]
+    if previous is not None and previous != "":
+        candidates.append(previous)
+    if not candidates:
+        return previous
+    numbers = [n for n in map(_as_number, candidates) if n is not None]
+    if len(numbers) == len(candidates):
+        return _cursor_text(candidates[numbers.index(max(numbers))])
+    moments = [m for m in map(_as_moment, candidates) if m is not None]
+    if len(moments) == len(candidates):
+        return _cursor_text(candidates[moments.index(max(moments))])
+    return max(_cursor_text(v) for v in candidates)
 
 
 def _paginator(table: RestTable) -> Any:
@@ -122,6 +179,15 @@ def _paginator(table: RestTable) -> Any:
 def _auth(connection: Connection, auth: RestAuth) -> tuple[AuthBase | None, list[Secret]]:
     if auth.kind == "none":
         return None, []
+    where = f"Connections ({connection.name})"
+    if auth.kind == "basic" and not connection.user:
+        raise UsageError(f"{where}: auth kind basic needs a User (the password comes from Auth)")
+    client_id = auth.client_id or connection.user
+    if auth.kind == "oauth2" and not client_id:
+        raise UsageError(
+            f"{where}: auth kind oauth2 needs a client id: write it in User (or client_id=); "
+            f"the client secret comes from Auth"
+        )
     secret = resolve_secret(connection.auth or "env:", connection=connection.name)
     if auth.kind == "bearer":
         return BearerAuth(secret), [secret]
@@ -133,7 +199,25 @@ def _auth(connection: Connection, auth: RestAuth) -> tuple[AuthBase | None, list
         return BasicAuth(connection.user, secret), [secret]
     return (
         OAuth2ClientCredentials(
-            auth.token_url, auth.client_id or connection.user, secret, scope=auth.scope or None
+            _token_url(connection, auth.token_url),
+            client_id,
+            secret,
+            scope=auth.scope or None,
+            name=f"Connection {connection.name!r}",
         ),
         [secret],
     )
+
+
+def _token_url(connection: Connection, token_url: str) -> str:
+    """The token endpoint: an absolute http(s) URL, or a path on the connection's URL."""
+    parts = urlsplit(token_url)
+    if not parts.scheme:
+        return f"{connection.url.strip().rstrip('/')}/{token_url.lstrip('/')}"
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise UsageError(
+            f"Connections ({connection.name}): token_url must start with https:// (or "
+            f"http://) and name a host, or be a path on the connection's URL (found "
+            f"{token_url!r})"
+        )
+    return token_url

@@ -39,7 +39,8 @@ import pytest
 import xlwings as xw
 from python_calamine import CalamineWorkbook
 from support.books import make_book
-from support.loopback_http import Received, Reply, loopback_server
+from support.hubspot_api import HubSpotApi
+from support.loopback_http import LoopbackServer, Received, Reply, loopback_server
 from support.xlwings_remote import apply_actions, remote_book
 
 from sheetloop.addin import cli, macros
@@ -525,6 +526,76 @@ def test_the_refresh_macro_writes_what_sheetloop_refresh_writes(finance: Finance
     assert (result.status, status) == (0, 0)
     assert_same_tables(expected, out, ("Customers", "SyncLog", *PLAN_TABLES, *ALLOCATE_TABLES))
     assert "no connection has push= in its Options: nothing was pushed" in result.lines
+
+
+# --- push to HubSpot --------------------------------------------------------------------------
+#
+# The receiving system is a HubSpot portal imitated on 127.0.0.1 (``support/hubspot_api.py``).
+# The macro and the command line each push the same book to a portal in the same state: two
+# imitations served in turn at one address, so the book's URL holds for both.
+
+HUBSPOT_TOKEN = "pat-na1-5e6f7a8b-macro-push-token"
+
+
+def seed_portal(server: LoopbackServer) -> HubSpotApi:
+    """A portal at ``server``'s address (taking it over from any earlier one) holding three
+    companies; the same ids and timestamps on every call."""
+    api = HubSpotApi(server, HUBSPOT_TOKEN)
+    for i in (1, 2, 3):
+        api.add_company(customer_code=f"C{i:03d}", name=f"Company {i}", tier=str(i))
+    return api
+
+
+def sheet_rows(path: Path, sheet: str) -> list[dict[str, Any]]:
+    rows = CalamineWorkbook.from_path(str(path)).get_sheet_by_name(sheet).to_python()
+    return [dict(zip([str(h) for h in rows[0]], r, strict=True)) for r in rows[1:]]
+
+
+def test_the_push_macro_sends_and_records_what_sheetloop_push_does(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setenv("HUBSPOT_TOKEN", HUBSPOT_TOKEN)
+    with loopback_server() as server:
+        by_macro_portal = seed_portal(server)
+        path = make_book(
+            tmp_path / "crm.xlsx",
+            {
+                "Connections": [
+                    ["Connection", "System", "URL", "Auth"],
+                    ["crm", "hubspot", server.url, "env:HUBSPOT_TOKEN"],
+                ],
+                "Customers": [["Customer", "Name", "Tier"], ["MINE", "Typed by me", 2]],
+            },
+        )
+        assert cli.main(["pull", str(path), "crm"]) == 0
+        edited = openpyxl.load_workbook(path)
+        edited["Customers"]["B4"] = "Second Ltd"  # C002
+        edited["Customers"]["C5"] = 1  # C003
+        edited.save(path)
+
+        result, book, out = by_macro(macros.push, path, tmp_path, connection="crm")
+        by_cli_portal = seed_portal(server)
+        status, expected = by_cli(["push", "crm"], path, tmp_path)
+
+    assert (result.status, status) == (0, 0)
+    assert alerts(book) == []
+    ours, theirs = sheet_rows(expected, "Customers"), sheet_rows(out, "Customers")
+    for row in (*ours, *theirs):
+        # When a row was sent differs from one run to the other; whether it was does not.
+        row["Synced At"] = isinstance(row["Synced At"], dt.datetime)
+    assert theirs == ours
+    assert {r["Customer"]: (r["Sync Status"], r["Synced At"]) for r in theirs} == {
+        "MINE": ("pushed", True),
+        "C001": ("synced", False),
+        "C002": ("pushed", True),
+        "C003": ("pushed", True),
+    }
+    created = by_macro_portal.find("companies", "customer_code", "MINE")
+    assert created is not None and theirs[0]["crm Id"] == created.id
+    assert by_macro_portal.objects == by_cli_portal.objects
+    assert by_macro_portal.get("companies", theirs[2]["crm Id"]).properties["name"] == "Second Ltd"
+    assert by_macro_portal.get("companies", theirs[3]["crm Id"]).properties["tier"] == "1"
+    assert_same_tables(expected, out, ("SyncLog",))
 
 
 # --- patch_table: what pull writes, through the live adapter ----------------------------------
