@@ -57,7 +57,7 @@ from sheetloop.errors import BookBusyError, SheetloopError, UsageError
 from sheetloop.workbooks.chart_xml import ANCHOR_NAME, TableLayout, anchors, beside, chart_data
 from sheetloop.workbooks.coerce import to_code
 from sheetloop.workbooks.conditional_xml import _blocks, _check, _formula
-from sheetloop.workbooks.interface import RawTable, TablePatch, TableWrite
+from sheetloop.workbooks.interface import RawTable, TablePatch, TableWrite, stage_patch
 from sheetloop.workbooks.problems import cell_ref, column_letter
 from sheetloop.workbooks.reading import parse_table
 from sheetloop.workbooks.schema import Column, Kind, Role, Table, header_key
@@ -476,7 +476,7 @@ class XlwingsBook:
                 "--prune); in Excel, delete the rows marked 'gone' yourself"
             )
         if not patch.empty:
-            self._patches.append((patch, raw))
+            stage_patch(self._patches, patch, raw)
 
     def link_column(self, name: str, column: str, targets: Sequence[str | None]) -> None:
         """Stage links on a table staged in this save: data row *i* of ``column`` links to

@@ -29,7 +29,7 @@ from sheetloop.workbooks.chart_xml import (
 from sheetloop.workbooks.coerce import to_code
 from sheetloop.workbooks.drawing_parts import set_charts
 from sheetloop.workbooks.guard import check_book_file
-from sheetloop.workbooks.interface import RawTable, TablePatch, TableWrite
+from sheetloop.workbooks.interface import RawTable, TablePatch, TableWrite, stage_patch
 from sheetloop.workbooks.ooxml import (
     CT_TABLE,
     REL_TABLE,
@@ -149,7 +149,7 @@ class FileBook:
         if raw is None:
             raise UsageError(f"{self.path.name}: no table {patch.spec.name} to update")
         if not patch.empty:
-            self._patches.append((patch, raw))
+            stage_patch(self._patches, patch, raw)
 
     def set_state(self, key: str, value: str) -> None:
         self._state[key] = value

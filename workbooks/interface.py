@@ -13,7 +13,7 @@ from typing import Any, Literal, Protocol
 
 import pandas as pd
 
-from sheetloop.workbooks.schema import Table
+from sheetloop.workbooks.schema import Table, header_key
 
 
 @dataclass
@@ -160,6 +160,34 @@ class TablePatch:
     @property
     def empty(self) -> bool:
         return not (self.updates or self.appends or self.removes or self.new_columns)
+
+    def merged(self, other: TablePatch) -> TablePatch:
+        """This patch and ``other`` (made against the same table as read) as one, so that
+        two connections pulling into one table in a run add their columns and rows side by
+        side; where both set a cell, ``other`` wins."""
+        updates = {row: dict(cells) for row, cells in self.updates.items()}
+        for row, cells in other.updates.items():
+            updates.setdefault(row, {}).update(cells)
+        known = {header_key(c) for c in self.new_columns}
+        return TablePatch(
+            self.spec,
+            updates,
+            [*self.appends, *other.appends],
+            sorted({*self.removes, *other.removes}),
+            [*self.new_columns, *(c for c in other.new_columns if header_key(c) not in known)],
+        )
+
+
+def stage_patch(
+    staged: list[tuple[TablePatch, RawTable]], patch: TablePatch, raw: RawTable
+) -> None:
+    """Add ``patch`` to an adapter's staged patches, merged with one already staged for the
+    same table (both were made against the table as read)."""
+    for i, (earlier, earlier_raw) in enumerate(staged):
+        if header_key(earlier_raw.name) == header_key(raw.name):
+            staged[i] = (earlier.merged(patch), earlier_raw)
+            return
+    staged.append((patch, raw))
 
 
 class WorkbookReader(Protocol):

@@ -38,6 +38,7 @@ class PullDiff:
     removed: int = 0  # marked gone, or removed with prune
     conflicts: int = 0  # records a row the user typed stands in the way of
     notes: list[str] = field(default_factory=list)
+    skipped: set[str] = field(default_factory=set)  # ids of records not applied (typed rows)
 
     @property
     def changes(self) -> int:
@@ -111,6 +112,7 @@ def plan_pull(
             match = ours_by_key.get(key)
         if match is None and key in typed_keys:
             diff.conflicts += 1
+            diff.skipped.add(ident)
             if len(diff.notes) < 5:
                 shown = ", ".join(str(k) for k in key)
                 diff.notes.append(

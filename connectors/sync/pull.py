@@ -124,6 +124,8 @@ def pull(
         for values, ident, version in zip(
             records.rows, records.ids, records.versions or [""] * len(records.ids), strict=True
         ):
+            if ident in diff.skipped:
+                continue  # not in the book: nothing of it was synced
             state.hashes[ident] = row_hash(values, stream.columns, stream.table)
             if version:
                 state.versions[ident] = version

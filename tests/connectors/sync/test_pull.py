@@ -154,3 +154,30 @@ def test_a_failing_table_stops_the_pull_but_earlier_tables_are_kept(tmp_path: Pa
     assert [(e.table, e.failed) for e in result.entries] == [("Customers", 0), ("Items", 1)]
     assert rows_of(path, "Customers")[2][0] == "BOLT"
     assert "Items" not in CalamineWorkbook.from_path(str(path)).sheet_names
+
+
+def test_two_connections_pulling_into_one_table_add_their_columns_side_by_side(
+    tmp_path: Path,
+) -> None:
+    path = customers_book(tmp_path / "b.xlsx")
+    crm = ListSource({"Customers": [("7", {"Customer": "BOLT", "Name": "Bolt", "Tier": 1})]})
+    erp = ListSource({"Customers": [("9", {"Customer": "COGS", "Name": "Cogs", "Tier": 2})]})
+    erp.connection = "erp"
+    book = FileBook.open(path)
+    pull(book, crm)
+    pull(book, erp)
+    book.save()
+    rows = rows_of(path, "Customers")
+    assert rows[0][4:] == ["Origin", "Sync Status", "crm Id", "erp Id"]
+    assert [r[0] for r in rows[1:]] == ["ACME", "BOLT", "COGS"]
+    assert rows[2][6] == "7" and rows[3][7] == "9"
+
+
+def test_a_record_kept_out_by_a_typed_row_leaves_no_sync_state(tmp_path: Path) -> None:
+    path = customers_book(tmp_path / "b.xlsx")
+    source = ListSource({"Customers": [("5", {"Customer": "ACME", "Name": "Acme!", "Tier": 1})]})
+    book = FileBook.open(path)
+    result = pull(book, source)
+    book.save()
+    assert result.entries[0].conflicts == 1
+    assert "5" not in load_state(FileBook.open(path), "crm", "Customers").hashes
