@@ -6,6 +6,12 @@ failure into an ``ExternalSystemError`` that names the server, the database, the
 Tryton's own explanation and what to do. Passwords and session tokens never appear in a
 message or a ``repr``.
 
+Transient failures are retried with the HTTP layer's :class:`RetryPolicy` (exponential
+backoff with jitter, ``Retry-After`` obeyed): calls that only read (``READ_METHODS``, the
+login...) after HTTP 429/502/503/504, a dropped connection or a timeout; calls that change
+data only when the connection could not even be opened, because after an answer or a
+timeout Tryton may have carried them out, and a second create makes a duplicate.
+
 Tryton carries Decimal, date, datetime, time, timedelta and bytes values as tagged JSON
 objects (``{"__class__": "Decimal", "decimal": "1.5"}``); the client encodes and decodes
 them both ways, so callers only ever see Python values.
@@ -30,12 +36,16 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
 from requests.auth import AuthBase
+from urllib3.exceptions import NewConnectionError
 
+from sheetloop.connectors.http.retry import RetryPolicy
 from sheetloop.errors import ExternalSystemError
 
 __all__ = [
     "DEFAULT_READ_BATCH",
+    "DEFAULT_RETRY",
     "DEFAULT_WRITE_BATCH",
+    "READ_METHODS",
     "Domain",
     "Order",
     "TrytonClient",
@@ -55,6 +65,47 @@ DEFAULT_READ_BATCH = 1000
 #: Records per ``create``/``write``/``delete`` call: big enough to keep round trips few,
 #: small enough to stay far below Tryton's request size limits.
 DEFAULT_WRITE_BATCH = 500
+
+#: Retries of a client built without its own policy: two more tries, after waits of up to
+#: 1 s and 2 s, ride out a restarting server or proxy without keeping a user waiting long
+#: (each try after a timeout costs the timeout again). Read when a client is made, so a
+#: test may swap it for one whose ``sleep`` does not wait.
+DEFAULT_RETRY = RetryPolicy(max_attempts=3, backoff=1.0, max_backoff=8.0, max_retry_after=60.0)
+
+#: Model methods that only read: sending one twice changes nothing in Tryton.
+READ_METHODS: frozenset[str] = frozenset(
+    {
+        "autocomplete",
+        "default_get",
+        "export_data",
+        "fields_get",
+        "fields_view_get",
+        "get_preferences",
+        "history_revisions",
+        "on_change",
+        "on_change_with",
+        "pre_validate",
+        "read",
+        "search",
+        "search_count",
+        "search_read",
+        "view_toolbar_get",
+    }
+)
+# Calls outside models that are as safe to repeat (a second login opens a second session).
+_READ_ONLY_CALLS = frozenset(
+    {
+        "common.authentication.services",
+        "common.db.list",
+        "common.db.login",
+        "common.db.logout",
+        "common.server.version",
+    }
+)
+# Said of a call that changes data when it failed in a way that leaves its fate unknown.
+_NOT_SENT_AGAIN = (
+    "It was not sent again, as Tryton may have carried it out: check there before sending it again"
+)
 
 # Methods routed to a model, wizard or report take the context as their last parameter.
 _CONTEXT_PREFIXES = ("model.", "wizard.", "report.")
@@ -218,7 +269,9 @@ class TrytonClient:
 
     ``url`` is the server's root (``http://host:8000/``), ``database`` the database name.
     The client logs in on its first call and once more when the server drops the session.
-    ``calls`` counts every HTTP round trip, logins included.
+    ``retry`` says which failures are tried again and how long to wait first (default
+    ``DEFAULT_RETRY``); only calls that cannot do a thing twice are repeated. ``calls``
+    counts every HTTP request sent, logins and retries included.
     """
 
     def __init__(
@@ -231,6 +284,7 @@ class TrytonClient:
         session: requests.Session | None = None,
         timeout: float = 30.0,
         context: Mapping[str, Any] | None = None,
+        retry: RetryPolicy | None = None,
     ) -> None:
         self._url = url if url.endswith("/") else url + "/"
         self._display_url = _without_credentials(self._url)
@@ -238,6 +292,7 @@ class TrytonClient:
         self._user = user
         self._password = password
         self._timeout = timeout
+        self._retry = retry if retry is not None else DEFAULT_RETRY
         self._owns_session = session is None
         self._http = session if session is not None else requests.Session()
         self._endpoint = f"{self._url}{quote(database, safe='')}/rpc/"
@@ -274,6 +329,11 @@ class TrytonClient:
     def logged_in(self) -> bool:
         """Whether the client holds a session."""
         return self._token is not None
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy of this client."""
+        return self._retry
 
     @property
     def context(self) -> dict[str, Any]:
@@ -343,16 +403,26 @@ class TrytonClient:
 
     # -- calls ---------------------------------------------------------------------------
 
-    def call(self, method: str, *params: Any, context: Mapping[str, Any] | None = None) -> Any:
+    def call(
+        self,
+        method: str,
+        *params: Any,
+        context: Mapping[str, Any] | None = None,
+        idempotent: bool | None = None,
+    ) -> Any:
         """Call any RPC ``method`` (``model.purchase.purchase.quote``...) with ``params``.
 
         Model, wizard and report calls get the user context appended as their last
         parameter, updated with ``context``. Workflow buttons are plain calls:
         ``client.call("model.purchase.purchase.quote", [purchase_id])``.
+
+        A call that only reads (a method of ``READ_METHODS``) is retried after transient
+        failures; others only when nothing reached the server. ``idempotent=True`` marks
+        a method of a custom module as safe to repeat, ``idempotent=False`` forbids it.
         """
         args = list(params)
         if method == _LOGIN_METHOD:
-            return self._post(method, args, auth=False)
+            return self._post(method, args, auth=False, idempotent=idempotent)
         fresh = self._token is None
         if fresh:
             # Log in first: the login loads the user's context (company, ...), which the
@@ -361,7 +431,7 @@ class TrytonClient:
         if method.startswith(_CONTEXT_PREFIXES):
             args.append({**self._context, **(context or {})})
         # A refusal of a session opened a moment ago is not an expiry: do not log in again.
-        return self._call_authenticated(method, args, relogin=not fresh)
+        return self._call_authenticated(method, args, relogin=not fresh, idempotent=idempotent)
 
     def model(self, model: str, method: str, *params: Any) -> Any:
         """Call ``model.<model>.<method>`` with ``params`` and the user context."""
@@ -469,14 +539,21 @@ class TrytonClient:
 
     # -- the wire ------------------------------------------------------------------------
 
-    def _call_authenticated(self, method: str, args: list[Any], *, relogin: bool = False) -> Any:
+    def _call_authenticated(
+        self,
+        method: str,
+        args: list[Any],
+        *,
+        relogin: bool = False,
+        idempotent: bool | None = None,
+    ) -> Any:
         try:
-            return self._post(method, args, auth=True)
+            return self._post(method, args, auth=True, idempotent=idempotent)
         except _SessionRefused as refused:
             if relogin:
                 # Sessions expire after a few idle minutes: one fresh login is normal.
                 self.login()
-                return self._call_authenticated(method, args)
+                return self._call_authenticated(method, args, idempotent=idempotent)
             if refused.status == 401:
                 raise self._error(
                     TrytonFailure.LOGIN,
@@ -494,7 +571,9 @@ class TrytonClient:
                 tryton_message=refused.detail or None,
             ) from None
 
-    def _post(self, method: str, params: list[Any], *, auth: bool) -> Any:
+    def _post(
+        self, method: str, params: list[Any], *, auth: bool, idempotent: bool | None = None
+    ) -> Any:
         body = encode_tryton_json({"id": next(self._ids), "method": method, "params": params})
         headers = {"Content-Type": "application/json", "Accept": "application/json"}
         session = (
@@ -502,32 +581,69 @@ class TrytonClient:
             if auth and self._token is not None and self._user_id is not None
             else None
         )
-        self.calls += 1
-        try:
-            response = self._http.post(
-                self._endpoint,
-                data=body.encode("utf-8"),
-                headers=headers,
-                timeout=self._timeout,
-                auth=session,
-            )
-        except requests.Timeout:
-            raise self._error(
+        repeatable = _read_only(method) if idempotent is None else idempotent
+        policy = self._retry
+        attempt = 0
+        while True:
+            attempt += 1
+            self.calls += 1
+            try:
+                response = self._http.post(
+                    self._endpoint,
+                    data=body.encode("utf-8"),
+                    headers=headers,
+                    timeout=self._timeout,
+                    auth=session,
+                )
+            except requests.RequestException as exc:
+                # A bad URL or certificate fails the same way every time: no retry for those.
+                transient = isinstance(exc, requests.ConnectionError | requests.Timeout)
+                transient = transient and not isinstance(exc, requests.exceptions.SSLError)
+                sent = transient and not _never_sent(exc)
+                if transient and policy.retries_error("POST", attempt, repeatable, sent=sent):
+                    policy.sleep(policy.wait_after(attempt))
+                    continue
+                raise self._unanswered(method, exc, attempt, sent and not repeatable) from None
+            if response.status_code == 200:
+                return self._result(method, response)
+            if self._retries_status(method, response.status_code, attempt, repeatable):
+                wait = policy.wait_after(attempt, response.headers.get("Retry-After"))
+                response.close()
+                policy.sleep(wait)
+                continue
+            return self._http_failure(method, response, attempt, repeatable)
+
+    def _retries_status(self, method: str, status: int, attempt: int, repeatable: bool) -> bool:
+        if method == _LOGIN_METHOD and status == 429:
+            # Tryton's lock after failed logins lasts minutes: trying again only prolongs it.
+            return False
+        return self._retry.retries_status("POST", status, attempt, repeatable)
+
+    def _unanswered(
+        self, method: str, exc: requests.RequestException, attempts: int, maybe_done: bool
+    ) -> TrytonError:
+        """The error for a call that got no answer (``maybe_done``: it may have been
+        carried out and was not sent again)."""
+        tries = _tries(attempts)
+        if isinstance(exc, requests.Timeout) and not isinstance(exc, requests.ConnectTimeout):
+            todo = "the server may be overloaded or stuck: retry later, or raise the timeout"
+            return self._error(
                 TrytonFailure.TIMEOUT,
                 method,
-                f"{self._where} did not answer {method} within {self._timeout:g} s",
-                "the server may be overloaded or stuck: retry later, or raise the timeout",
-            ) from None
-        except requests.RequestException as exc:
-            # Chaining would keep the request (and its credentials) reachable: say why instead.
-            raise self._error(
-                TrytonFailure.UNREACHABLE,
-                method,
-                f"cannot reach {self._where} for {method}: {_connection_reason(exc)}",
-                "is the server running? Check the URL of the connection",
-            ) from None
-        if response.status_code != 200:
-            return self._http_failure(method, response)
+                f"{self._where} did not answer {method} within {self._timeout:g} s{tries}",
+                f"{todo}. {_NOT_SENT_AGAIN}" if maybe_done else todo,
+            )
+        # Chaining would keep the request (and its credentials) reachable: say why instead.
+        todo = "is the server running? Check the URL of the connection"
+        return self._error(
+            TrytonFailure.UNREACHABLE,
+            method,
+            f"cannot reach {self._where} for {method}: {_connection_reason(exc)}{tries}",
+            f"{todo}. {_NOT_SENT_AGAIN}" if maybe_done else todo,
+        )
+
+    def _result(self, method: str, response: requests.Response) -> Any:
+        """The result of a JSON-RPC answer (HTTP 200), or Tryton's error raised."""
         try:
             answer = decode_tryton_json(response.content)
         except ValueError:
@@ -549,17 +665,20 @@ class TrytonClient:
             raise self._tryton_error(method, answer["error"])
         return answer.get("result")
 
-    def _http_failure(self, method: str, response: requests.Response) -> Any:
+    def _http_failure(
+        self, method: str, response: requests.Response, attempts: int, repeatable: bool
+    ) -> Any:
         status = response.status_code
         detail = _http_detail(response)
         where = self._where
+        tries = _tries(attempts)
         if status in (401, 403):
             raise _SessionRefused(status, detail)
         if status == 429:
             raise self._error(
                 TrytonFailure.RATE_LIMITED,
                 method,
-                f"{where} refused {method}: too many attempts from this address (HTTP 429)",
+                f"{where} refused {method}: too many attempts from this address (HTTP 429){tries}",
                 "wait a few minutes, then check User and the secret named in Auth",
             )
         if status == 404:
@@ -578,21 +697,25 @@ class TrytonClient:
                 "send fewer records per call (a smaller batch)",
                 tryton_message=detail or None,
             )
+        # A server error or a gateway's timeout may come after Tryton did the work.
+        unsure = status >= 500 and not repeatable
         if status in (408, 504):
+            todo = "send fewer records per call, or raise the server's request timeout"
             raise self._error(
                 TrytonFailure.TIMEOUT,
                 method,
-                f"{where} gave up on {method} (HTTP {status}): it ran longer than the "
+                f"{where} gave up on {method} (HTTP {status}){tries}: it ran longer than the "
                 "server allows",
-                "send fewer records per call, or raise the server's request timeout",
+                f"{todo}. {_NOT_SENT_AGAIN}" if unsure else todo,
                 tryton_message=detail or None,
             )
         reason = f"HTTP {status} {response.reason or ''}".strip()
+        todo = "see the Tryton server log"
         raise self._error(
             TrytonFailure.SERVER if status >= 500 else TrytonFailure.PROTOCOL,
             method,
-            f"{where} failed on {method} ({reason}){': ' + detail if detail else ''}",
-            "see the Tryton server log",
+            f"{where} failed on {method} ({reason}){tries}{': ' + detail if detail else ''}",
+            f"{todo}. {_NOT_SENT_AGAIN}" if unsure else todo,
             tryton_message=detail or None,
         )
 
@@ -774,6 +897,40 @@ def _http_detail(response: requests.Response) -> str:
     elif "<" in text:
         text = re.sub(r"<[^>]+>", " ", text)
     return _shorten(html.unescape(text))
+
+
+def _read_only(method: str) -> bool:
+    """Whether RPC ``method`` only reads, so that sending it twice changes nothing."""
+    if method in _READ_ONLY_CALLS:
+        return True
+    kind, _, rest = method.partition(".")
+    return kind == "model" and rest.rpartition(".")[2] in READ_METHODS
+
+
+def _never_sent(exc: requests.RequestException) -> bool:
+    """Whether the connection could not even be opened, so the server got nothing."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    seen: set[int] = set()
+    stack: list[object] = [exc]
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, NewConnectionError):
+            return True
+        if isinstance(item, BaseException):
+            stack.extend(item.args)
+            stack.extend(x for x in (item.__cause__, item.__context__) if x is not None)
+        reason = getattr(item, "reason", None)  # urllib3's MaxRetryError wraps the cause
+        if reason is not None:
+            stack.append(reason)
+    return False
+
+
+def _tries(attempts: int) -> str:
+    return f" (after {attempts} attempts)" if attempts > 1 else ""
 
 
 def _connection_reason(exc: requests.RequestException) -> str:
