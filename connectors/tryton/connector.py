@@ -17,6 +17,7 @@ The choices the mapping makes are listed in :mod:`.mapping`.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import itertools
 from collections import defaultdict
@@ -74,7 +75,7 @@ from sheetloop.connectors.tryton.rpc import (
     TrytonError,
     TrytonFailure,
 )
-from sheetloop.errors import UsageError
+from sheetloop.errors import ExternalSystemError, UsageError
 from sheetloop.workbooks.interface import RawTable
 from sheetloop.workbooks.schema import (
     ALLOCATION,
@@ -194,6 +195,11 @@ class _Warehouse:
     production: int | None
     picking: int
     output: int
+
+
+# The description of the draft purchases push makes: a planner sees where they came from,
+# and push finds the empty ones an interrupted push left behind.
+_PURCHASE_MARK = "sheetloop: planned orders"
 
 
 class TrytonConnector:
@@ -870,12 +876,13 @@ class TrytonConnector:
             groups[(party, _warehouse_of(order, warehouses).id)].append(order)
         if not groups:
             return out
+        self._delete_empty_purchases()
         addresses = self._first_addresses({party for party, _ in groups})
         keys = list(groups)
         headers = self._create_each(
             "purchase.purchase",
             [
-                {"party": party, "warehouse": warehouse}
+                {"party": party, "warehouse": warehouse, "description": _PURCHASE_MARK}
                 | ({"invoice_address": addresses[party]} if party in addresses else {})
                 for party, warehouse in keys
             ],
@@ -902,7 +909,14 @@ class TrytonConnector:
                         "note": order_marker(order.order),
                     }
                 )
-        created = self._create_each("purchase.line", line_values)
+        try:
+            created = self._create_each("purchase.line", line_values)
+        except ExternalSystemError:
+            # Purchases without their lines would linger as empty drafts: take them back
+            # (if the server is gone, the next push does).
+            with contextlib.suppress(ExternalSystemError):
+                self._rpc.delete("purchase.purchase", [h for h in headers if isinstance(h, int)])
+            raise
         used: set[int] = set()
         for order, values, line in zip(line_orders, line_values, created, strict=True):
             if isinstance(line, str):
@@ -914,6 +928,20 @@ class TrytonConnector:
         if empty:
             self._rpc.delete("purchase.purchase", empty)
         return out
+
+    def _delete_empty_purchases(self) -> None:
+        """Draft purchases an interrupted push made but could not fill: delete them."""
+        empty = [
+            int(p["id"])
+            for p in self._search_read(
+                "purchase.purchase",
+                [("state", "=", "draft"), ("description", "=", _PURCHASE_MARK)],
+                ["lines"],
+            )
+            if not p.get("lines")
+        ]
+        if empty:
+            self._rpc.delete("purchase.purchase", empty)
 
     def _create_productions(
         self,
