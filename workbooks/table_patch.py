@@ -165,7 +165,7 @@ class _Patcher:
                 elif style is not None:
                     self.cells.set(row, c, self._renderer(None, style, keep_style=False))
         xml = self.cells.to_xml()
-        if size > geo.rows and geo.rows > 0:
+        if size != geo.rows and geo.rows > 0:
             xml = extend_ranges(xml, (top, geo.first_col, old_bottom, right_old), new_bottom)
         self.package.write(geo.sheet_part, xml)
         if geo.table is not None:

@@ -168,6 +168,9 @@ def test_prune_closes_up_rows_within_the_table_only(tmp_path: Path) -> None:
     for i, c in enumerate(["A", "B", "C", "D"]):
         ws.append([c, i + 1, "crm", None, f"side {c}"])
     ws.add_table(XlTable(displayName="Customers", ref="A1:C5"))
+    dv = DataValidation(type="whole", operator="between", formula1="1", formula2="3")
+    dv.add("B2:B5")
+    ws.add_data_validation(dv)
     path = tmp_path / "c.xlsx"
     wb.save(path)
     book = FileBook.open(path)
@@ -179,6 +182,8 @@ def test_prune_closes_up_rows_within_the_table_only(tmp_path: Path) -> None:
     assert [r[4] for r in rows[1:5]] == ["side A", "side B", "side C", "side D"]
     assert len(rows) == 5 and rows[4][:3] == ["", "", ""]
     assert 'ref="A1:C4"' in table_xml(path)
+    dvs = openpyxl.load_workbook(path)["Customers"].data_validations.dataValidation
+    assert [str(d.sqref) for d in dvs] == ["B2:B4"]  # the dropdown shrank with the table
     assert invariant_violations(path) == []
 
 
