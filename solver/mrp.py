@@ -9,6 +9,7 @@ site through one sparse matrix product per level.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -269,6 +270,7 @@ def plan(
             )
             gross[comps] += m @ releases[rows]
 
+    late_frames: list[pd.DataFrame] = []
     orders = _planned_orders(
         records,
         params,
@@ -278,7 +280,7 @@ def plan(
         frm,
         firm_rows,
         release_of,
-        exceptions,
+        late_frames,
     )
     exceptions += _receipt_exceptions(calendar, records, rec, rows_of, poh, net_req, params)
     exceptions += _safety_stock_exceptions(records, poh, params)
@@ -292,7 +294,7 @@ def plan(
         receipts_good,
         releases,
         orders,
-        _exceptions_frame(exceptions),
+        _exceptions_frame(exceptions, late_frames),
         demand=dem,
         initial=on_hand,
         edge_parent=edges.row,
@@ -539,8 +541,15 @@ URGENCY = {
 }
 
 
-def _exceptions_frame(rows: list[dict[str, object]]) -> pd.DataFrame:
-    frame = pd.DataFrame(rows, columns=["Item", "Site", "Bucket", "Code", "Message"])
+_EXCEPTION_COLUMNS = ["Item", "Site", "Bucket", "Code", "Message"]
+
+
+def _exceptions_frame(
+    rows: list[dict[str, object]], frames: Sequence[pd.DataFrame] = ()
+) -> pd.DataFrame:
+    """Exceptions found one by one (``rows``) and in bulk (``frames``), most urgent first."""
+    parts = [pd.DataFrame(rows, columns=_EXCEPTION_COLUMNS), *(f for f in frames if len(f))]
+    frame = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     frame["Urgency"] = frame["Code"].map(URGENCY)
     return (
         frame.sort_values(["Urgency", "Bucket", "Item", "Site"], kind="stable")
@@ -558,7 +567,7 @@ def _planned_orders(
     frm: pd.DataFrame,
     firm_rows: IntArray,
     release_of: ReleaseTable,
-    exceptions: list[dict[str, object]],
+    late_frames: list[pd.DataFrame],
 ) -> pd.DataFrame:
     r, t = np.nonzero(qty > EPS)
     rel = release_of.at(r, t)
@@ -579,22 +588,33 @@ def _planned_orders(
             ids[k] = f"{ids[k]}-{n}"
             taken.add(ids[k])
     # One exception per record, naming its most overdue order: a planner expedites items.
+    # Built column-wise: a synthetic 100,000-item company has 180,000 of them.
     late = np.flatnonzero(rel < 0)
     if late.size:
         first = late[np.unique(r[late], return_index=True)[1]]
         counts = np.bincount(r[late])[r[first]]
-        for k, count in zip(first.tolist(), counts.tolist(), strict=True):
-            more = f" (and {count - 1} more)" if count > 1 else ""
-            exceptions.append(
-                _exc(
-                    items[k],
-                    sites[k],
-                    0,
-                    "PAST_DUE_RELEASE",
-                    f"planned order {ids[k]}{more} should have been released {-rel[k]} bucket(s) "
-                    "before the horizon: expedite it",
-                )
+        more = np.where(
+            counts > 1, " (and " + (counts - 1).astype(str).astype(object) + " more)", ""
+        )
+        message = (
+            "planned order "
+            + pd.Series(ids[first], dtype=object)
+            + more
+            + " should have been released "
+            + pd.Series(-rel[first]).astype(str)
+            + " bucket(s) before the horizon: expedite it"
+        )
+        late_frames.append(
+            pd.DataFrame(
+                {
+                    "Item": items[first],
+                    "Site": sites[first],
+                    "Bucket": 0,
+                    "Code": "PAST_DUE_RELEASE",
+                    "Message": message.to_numpy(object),
+                }
             )
+        )
     orders = pd.DataFrame(
         {
             "Order": ids,
