@@ -55,7 +55,6 @@ import xlwings as xw
 from sheetloop import CONTRACT_VERSION, __version__
 from sheetloop.errors import BookBusyError, SheetloopError, UsageError
 from sheetloop.workbooks.chart_xml import ANCHOR_NAME, TableLayout, anchors, beside, chart_data
-from sheetloop.workbooks.coerce import to_code
 from sheetloop.workbooks.conditional_xml import _blocks, _check, _formula
 from sheetloop.workbooks.interface import RawTable, TablePatch, TableWrite, stage_patch
 from sheetloop.workbooks.problems import cell_ref, column_letter
@@ -71,6 +70,7 @@ from sheetloop.workbooks.sheet_xml import (
     table_column_name,
 )
 from sheetloop.workbooks.state_cells import STATE_SHEET, state_from_rows, state_rows
+from sheetloop.workbooks.user_columns import with_user_columns
 
 log = logging.getLogger(__name__)
 
@@ -90,7 +90,6 @@ _REMOTE_FEATURES = frozenset({NUMBER_FORMATS, COLUMN_WIDTHS, ACTIVE_SHEET})
 TABLE_STYLE = "TableStyleMedium2"  # the file adapter's table style
 _TEXT_FORMAT = "@"
 _XL_SHEET_VERY_HIDDEN = 2
-_BUCKET_LABEL = re.compile(r"^\d{4}-\d{2}-\d{2}$|^-?\d+$")
 _EXCEL_DAY_ZERO = dt.date(1899, 12, 30)  # the date part of a time-only cell
 _CHART_TYPES = {"line": "line", "column": "column_clustered", "bar": "bar_clustered"}
 _MAX_LISTED = 12  # cells named in a refusal
@@ -447,7 +446,7 @@ class XlwingsBook:
 
     def replace_table(self, write: TableWrite) -> None:
         """Stage an output table; columns the user added to it are carried over by key."""
-        write.frame = _with_user_columns(self.find_table(write.spec.name), write)
+        write.frame = with_user_columns(self.find_table(write.spec.name), write)
         self._staged.append(_Staged(write, replace=True))
 
     def add_table(self, write: TableWrite) -> None:
@@ -860,43 +859,6 @@ def _read_plain_sheet(sheet: Any) -> RawTable:
     width = next((i for i, v in enumerate(header) if v in ("", None)), len(header))
     headers = [_header_text(h) for h in header[:width]]
     return RawTable(name, name, 1, 0, headers, [r[:width] for r in grid[1:]], is_table=False)
-
-
-def _with_user_columns(raw: RawTable | None, write: TableWrite) -> pd.DataFrame:
-    """The frame plus the columns the user added to the table, matched by its key, as the
-    file adapter keeps them (new rows get blanks; without a key the column is blank)."""
-    frame = write.frame
-    if raw is None or not raw.rows:
-        return frame
-    ours = {header_key(c) for c in frame.columns} | {c.key for c in write.spec.columns}
-    extras = [
-        (i, h)
-        for i, h in enumerate(raw.headers)
-        if header_key(h) not in ours
-        and str(h).strip()
-        and not (write.spec.open_columns and _BUCKET_LABEL.match(str(h).strip()))
-    ]
-    if not extras:
-        return frame
-    frame = frame.copy()
-    key = list(write.spec.key)
-    positions = [
-        next((i for i, h in enumerate(raw.headers) if header_key(h) == header_key(k)), None)
-        for k in key
-    ]
-    key_pos = [p for p in positions if p is not None]
-    if not key or len(key_pos) != len(key):
-        for _, h in extras:
-            frame[h] = None
-        return frame
-    old_keys = [tuple(to_code([row[p]])[0][0] for p in key_pos) for row in raw.rows]
-    new_keys = list(frame[key].astype(object).itertuples(index=False, name=None))
-    for i, header in extras:
-        by_key = {k: row[i] for k, row in zip(old_keys, raw.rows, strict=True)}
-        frame[header] = [
-            by_key.get(tuple(None if v is None else str(v) for v in k)) for k in new_keys
-        ]
-    return frame
 
 
 def _occupied(sheet: Any, first: tuple[int, int], last: tuple[int, int]) -> list[str]:

@@ -8,7 +8,6 @@ indexes gain entries, and every other part is copied byte for byte.
 from __future__ import annotations
 
 import datetime as dt
-import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,7 +25,6 @@ from sheetloop.workbooks.chart_xml import (
     chart_xml,
     level_block,
 )
-from sheetloop.workbooks.coerce import to_code
 from sheetloop.workbooks.drawing_parts import set_charts
 from sheetloop.workbooks.guard import check_book_file
 from sheetloop.workbooks.interface import RawTable, TablePatch, TableWrite, stage_patch
@@ -54,9 +52,9 @@ from sheetloop.workbooks.sheet_xml import (
 from sheetloop.workbooks.state_cells import STATE_SHEET, state_from_rows, state_rows
 from sheetloop.workbooks.styles_xml import Styles
 from sheetloop.workbooks.table_patch import apply_patch
+from sheetloop.workbooks.user_columns import with_user_columns
 from sheetloop.workbooks.zip_package import Package
 
-_BUCKET_LABEL = re.compile(r"^\d{4}-\d{2}-\d{2}$|^-?\d+$")
 _EMPTY_SHEET = (
     '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
     '<worksheet xmlns="http://schemas.openxmlformats.org/spreadsheetml/2006/main">'
@@ -155,40 +153,7 @@ class FileBook:
         self._state[key] = value
 
     def _with_user_columns(self, write: TableWrite) -> pd.DataFrame:
-        raw = self.find_table(write.spec.name)
-        frame = write.frame
-        if raw is None or not raw.rows:
-            return frame
-        ours = {header_key(c) for c in frame.columns} | {c.key for c in write.spec.columns}
-        extras = [
-            (i, h)
-            for i, h in enumerate(raw.headers)
-            if header_key(h) not in ours
-            and str(h).strip()
-            and not (write.spec.open_columns and _BUCKET_LABEL.match(str(h).strip()))
-        ]
-        if not extras:
-            return frame
-        frame = frame.copy()
-        key = list(write.spec.key)
-        key_pos = [
-            next((i for i, h in enumerate(raw.headers) if header_key(h) == header_key(k)), None)
-            for k in key
-        ]
-        if not key or any(p is None for p in key_pos):
-            for _, h in extras:
-                frame[h] = None
-            return frame
-        old_keys = [
-            tuple(to_code([row[p]])[0][0] for p in key_pos if p is not None) for row in raw.rows
-        ]
-        new_keys = list(frame[key].astype(object).itertuples(index=False, name=None))
-        for i, header in extras:
-            by_key = {k: row[i] for k, row in zip(old_keys, raw.rows, strict=True)}
-            frame[header] = [
-                by_key.get(tuple(None if v is None else str(v) for v in k)) for k in new_keys
-            ]
-        return frame
+        return with_user_columns(self.find_table(write.spec.name), write)
 
     # --- saving -------------------------------------------------------------------------
 
