@@ -24,7 +24,6 @@ own: then the book keeps it and only gets its settings (and a missing Control sh
 
 from __future__ import annotations
 
-import datetime as dt
 import importlib.util
 import io
 import json
@@ -41,10 +40,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from xml.sax.saxutils import quoteattr
 
-from sheetloop import CONTRACT_VERSION, __version__
 from sheetloop.errors import UsageError
 from sheetloop.workbooks.cell_patch import Cell, SheetCells
-from sheetloop.workbooks.file_book import FileBook, _PackageWriter
+from sheetloop.workbooks.file_book import FileBook, write_state_sheet
 from sheetloop.workbooks.guard import check_book_file
 from sheetloop.workbooks.ooxml import (
     NS_MAIN,
@@ -800,8 +798,5 @@ def _write_state(package: Package, state: dict[str, str], control: str) -> None:
         **state,
         _STATE_CONTROL: control,
         "owned_sheets": "\n".join(sorted(owned | {control})),
-        "contract_version": CONTRACT_VERSION,
-        "sheetloop_version": __version__,
-        "saved_at": dt.datetime.now().isoformat(timespec="seconds"),
     }
-    _PackageWriter(package, owned).write_state(record)
+    write_state_sheet(package, WorkbookIndex(package), record)

@@ -55,7 +55,7 @@ import xlwings as xw
 from sheetloop import CONTRACT_VERSION, __version__
 from sheetloop.errors import BookBusyError, SheetloopError, UsageError
 from sheetloop.workbooks.chart_xml import ANCHOR_NAME, TableLayout, anchors, beside, chart_data
-from sheetloop.workbooks.conditional_xml import _blocks, _check, _formula
+from sheetloop.workbooks.conditional_xml import check_rule, column_blocks, rule_formula
 from sheetloop.workbooks.interface import RawTable, TablePatch, TableWrite, stage_patch
 from sheetloop.workbooks.problems import cell_ref, column_letter
 from sheetloop.workbooks.reading import parse_table
@@ -64,9 +64,9 @@ from sheetloop.workbooks.schema import Column, Kind, Role, Table, header_key
 # The file adapter's own conversions, so both adapters write the same values.
 from sheetloop.workbooks.sheet_xml import (
     EXCEL_MAX_ROWS,
-    _as_text,
-    _blank,
+    as_text,
     column_formats,
+    is_missing,
     table_column_name,
 )
 from sheetloop.workbooks.state_cells import STATE_SHEET, state_from_rows, state_rows
@@ -212,7 +212,7 @@ def _dates(values: pd.Series) -> list[Any]:
 
 
 def _yes_no(value: object) -> str | None:
-    if _blank(value) or value == "":
+    if is_missing(value) or value == "":
         return None
     yes = value in (True, 1) or str(value).casefold() in ("yes", "y", "x", "true")
     return "yes" if yes else "no"
@@ -221,12 +221,12 @@ def _yes_no(value: object) -> str | None:
 def _texts(values: list[Any], *, numbers: bool) -> list[Any]:
     out: list[Any] = []
     for v in values:
-        if _blank(v) or (isinstance(v, str) and v == ""):
+        if is_missing(v) or (isinstance(v, str) and v == ""):
             out.append(None)
         elif numbers and (type(v) is float or type(v) is int):
             out.append(float(v))
         else:
-            out.append(v if type(v) is str else _as_text(v))
+            out.append(v if type(v) is str else as_text(v))
     return out
 
 
@@ -889,7 +889,7 @@ def _patch_value(value: object) -> Any:
     """A patch's value as written into a user's cell, as the file adapter writes it:
     numbers as numbers, dates as dates, booleans as yes/no and everything else as text,
     quoted, since the cell's format is the user's."""
-    if _blank(value) or value == "":
+    if is_missing(value) or value == "":
         return None
     if isinstance(value, bool | np.bool_):
         return excel_text("yes" if value else "no", text_cell=False)
@@ -982,17 +982,17 @@ def _validations(sheet: Any, write: TableWrite, top: int) -> None:
 def _conditional(sheet: Any, write: TableWrite, top: int, rows: int) -> None:
     columns = [str(c) for c in write.frame.columns]
     positions = {c: i for i, c in enumerate(columns)}
-    rules = [_check(write.spec.name, f, positions) for f in write.formats]
+    rules = [check_rule(write.spec.name, f, positions) for f in write.formats]
     sheet.cells.conditional_formats.clear()
     if not rows:
         return
     first, last = top + 1, top + rows
     placed = []
     for rule in rules:
-        for left, right in _blocks(sorted(positions[c] for c in rule.columns)):
+        for left, right in column_blocks(sorted(positions[c] for c in rule.columns)):
             cell = f"{column_letter(left)}{first}"
             area = f"{cell}:{column_letter(right)}{last}"
-            placed.append((area, "=" + _formula(rule, cell, first, positions), rule.highlight))
+            placed.append((area, "=" + rule_formula(rule, cell, first, positions), rule.highlight))
     # xlwings puts a new rule first: add the lowest priority first.
     for area, formula, look in reversed(placed):
         sheet.range(area).conditional_formats.add_custom(

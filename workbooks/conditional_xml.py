@@ -32,7 +32,7 @@ def render_conditional_formatting(
     table and the column.
     """
     positions = {str(c): i for i, c in enumerate(columns)}
-    checked = [_check(table, f, positions) for f in formats]
+    checked = [check_rule(table, f, positions) for f in formats]
     if not rows:
         return ""
     first, last = top + 1, top + rows
@@ -40,10 +40,10 @@ def render_conditional_formatting(
     priority = 0
     for rule in checked:
         dxf = dxf_index(rule.highlight)
-        for left, right in _blocks(sorted(positions[c] for c in rule.columns)):
+        for left, right in column_blocks(sorted(positions[c] for c in rule.columns)):
             priority += 1
             cell = f"{column_letter(left)}{first}"
-            formula = _formula(rule, cell, first, positions)
+            formula = rule_formula(rule, cell, first, positions)
             sqref = f"{cell}:{column_letter(right)}{last}"
             out.append(
                 f'<conditionalFormatting sqref="{sqref}"><cfRule type="expression" '
@@ -53,7 +53,7 @@ def render_conditional_formatting(
     return "".join(out)
 
 
-def _check(table: str, rule: ConditionalFormat, positions: dict[str, int]) -> ConditionalFormat:
+def check_rule(table: str, rule: ConditionalFormat, positions: dict[str, int]) -> ConditionalFormat:
     named = [*rule.columns, *rule.where, *([rule.against] if rule.against else [])]
     missing = [c for c in named if c not in positions]
     if missing:
@@ -74,7 +74,7 @@ def _check(table: str, rule: ConditionalFormat, positions: dict[str, int]) -> Co
     return rule
 
 
-def _blocks(indexes: list[int]) -> list[tuple[int, int]]:
+def column_blocks(indexes: list[int]) -> list[tuple[int, int]]:
     """Runs of adjacent column indexes, as (first, last) pairs."""
     blocks: list[tuple[int, int]] = []
     for i in dict.fromkeys(indexes):
@@ -85,7 +85,7 @@ def _blocks(indexes: list[int]) -> list[tuple[int, int]]:
     return blocks
 
 
-def _formula(rule: ConditionalFormat, cell: str, row: int, positions: dict[str, int]) -> str:
+def rule_formula(rule: ConditionalFormat, cell: str, row: int, positions: dict[str, int]) -> str:
     # $-anchored columns with a relative row: every cell of the range tests its own row.
     tests = [f"${column_letter(positions[c])}{row}={_literal(v)}" for c, v in rule.where.items()]
     if rule.op is not None:

@@ -173,12 +173,9 @@ class FileBook:
             state = {
                 **recorded,
                 **self._state,
-                "contract_version": CONTRACT_VERSION,
-                "sheetloop_version": __version__,
-                "saved_at": dt.datetime.now().isoformat(timespec="seconds"),
+                "owned_sheets": "\n".join(sorted(owned_before | writer.owned)),
             }
-            state["owned_sheets"] = "\n".join(sorted(owned_before | writer.owned))
-            writer.write_state(state)
+            write_state_sheet(package, writer.index, state)
             writer.index.set_full_calc_on_load()
             atomic_write(target, package.save_to)
         self._staged.clear()
@@ -334,20 +331,28 @@ class _PackageWriter:
             n += 1
         return f"{name} ({n})"
 
-    def write_state(self, state: dict[str, str]) -> None:
-        pairs = state_rows(state)
-        rows = "".join(
-            f'<row r="{i}"><c r="A{i}" t="inlineStr"><is><t>{escape_text(k)}</t></is></c>'
-            f'<c r="B{i}" t="inlineStr"><is><t xml:space="preserve">{escape_text(v)}</t></is>'
-            "</c></row>"
-            for i, (k, v) in enumerate(pairs, start=1)
-        )
-        xml = _EMPTY_SHEET.replace("<sheetData/>", f"<sheetData>{rows}</sheetData>")
-        sheet = self.index.sheet(STATE_SHEET)
-        if sheet is None:
-            self.index.add_sheet(STATE_SHEET, xml, state="veryHidden")
-        else:
-            self.package.write(sheet.part, xml)
+
+def write_state_sheet(package: Package, index: WorkbookIndex, state: dict[str, str]) -> None:
+    """Write sheetloop's record into the very hidden state sheet of ``package``, stamped
+    with the contract and sheetloop versions and the time."""
+    stamped = {
+        **state,
+        "contract_version": CONTRACT_VERSION,
+        "sheetloop_version": __version__,
+        "saved_at": dt.datetime.now().isoformat(timespec="seconds"),
+    }
+    rows = "".join(
+        f'<row r="{i}"><c r="A{i}" t="inlineStr"><is><t>{escape_text(k)}</t></is></c>'
+        f'<c r="B{i}" t="inlineStr"><is><t xml:space="preserve">{escape_text(v)}</t></is>'
+        "</c></row>"
+        for i, (k, v) in enumerate(state_rows(stamped), start=1)
+    )
+    xml = _EMPTY_SHEET.replace("<sheetData/>", f"<sheetData>{rows}</sheetData>")
+    sheet = index.sheet(STATE_SHEET)
+    if sheet is None:
+        index.add_sheet(STATE_SHEET, xml, state="veryHidden")
+    else:
+        package.write(sheet.part, xml)
 
 
 def open_book(path: Path) -> FileBook:

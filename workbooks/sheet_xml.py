@@ -84,7 +84,7 @@ def _text_cells(
         if numbers and (type(v) is float or type(v) is int):
             out.append(f'<c r="{letter}{r}"><v>{v!r}</v></c>')
             continue
-        s = v if type(v) is str else _as_text(v)
+        s = v if type(v) is str else as_text(v)
         space = ' xml:space="preserve"' if s[:1].isspace() or s[-1:].isspace() else ""
         s_style = quoted if s.startswith(_FORMULA_START) else style
         out.append(
@@ -94,11 +94,12 @@ def _text_cells(
     return out
 
 
-def _blank(v: Any) -> bool:
+def is_missing(v: Any) -> bool:
+    """A missing value in a frame being written (None, NA, NaT, NaN); empty text is not."""
     return v is None or v is pd.NA or v is pd.NaT or (isinstance(v, float) and math.isnan(v))
 
 
-def _as_text(v: Any) -> str:
+def as_text(v: Any) -> str:
     if isinstance(v, bool | np.bool_):
         return "yes" if v else "no"
     if isinstance(v, float) and v.is_integer():
@@ -132,7 +133,7 @@ def _date_cells(letter: str, rows: Sequence[str], values: Any, style: int) -> li
 def _yesno_cells(letter: str, rows: Sequence[str], values: Any, style: int) -> list[str]:
     as_text = [
         None
-        if _blank(v)
+        if is_missing(v)
         else ("yes" if v in (True, 1) or str(v).casefold() in ("yes", "y", "x", "true") else "no")
         for v in values
     ]
@@ -346,7 +347,7 @@ def _width(name: str, values: pd.Series, col: Column | None) -> float:
     if col and col.width:
         return col.width
     sample = values.head(200)
-    longest = max((len(_as_text(v)) for v in sample.tolist() if not _blank(v)), default=0)
+    longest = max((len(as_text(v)) for v in sample.tolist() if not is_missing(v)), default=0)
     if col and col.kind in (Kind.DATE,) and values.dtype.kind == "M":
         longest = 10
     return float(min(max(len(str(name)) + 4, longest + 2, 8), 60))

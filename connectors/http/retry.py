@@ -16,6 +16,9 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 
+import requests
+from urllib3.exceptions import NewConnectionError
+
 from sheetloop.errors import UsageError
 
 IDEMPOTENT_METHODS: frozenset[str] = frozenset({"GET", "HEAD", "PUT", "DELETE", "OPTIONS", "TRACE"})
@@ -110,3 +113,26 @@ class RetryPolicy:
         if asked is not None:
             return min(asked, self.max_retry_after)
         return self.backoff_wait(attempt)
+
+
+def never_sent(exc: requests.RequestException) -> bool:
+    """Whether the connection could not be opened at all, so the server got nothing and
+    even a write may be sent again."""
+    if isinstance(exc, requests.ConnectTimeout):
+        return True
+    seen: set[int] = set()
+    stack: list[object] = [exc]
+    while stack:
+        item = stack.pop()
+        if id(item) in seen:
+            continue
+        seen.add(id(item))
+        if isinstance(item, NewConnectionError):
+            return True
+        if isinstance(item, BaseException):
+            stack.extend(item.args)
+            stack.extend(x for x in (item.__cause__, item.__context__) if x is not None)
+        reason = getattr(item, "reason", None)  # urllib3's MaxRetryError wraps the cause.
+        if reason is not None:
+            stack.append(reason)
+    return False

@@ -16,11 +16,10 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import requests
 from requests.auth import AuthBase
-from urllib3.exceptions import NewConnectionError
 
 from sheetloop import __version__
 from sheetloop.connectors.http.auth import CredentialAuth, RefreshableAuth
-from sheetloop.connectors.http.retry import RetryPolicy
+from sheetloop.connectors.http.retry import RetryPolicy, never_sent
 from sheetloop.connectors.http.secrets import MASK, Redactor, Secret
 from sheetloop.errors import ExternalSystemError, UsageError
 
@@ -65,28 +64,6 @@ def _advice(status: int, name: str) -> str:
     if status >= 500:
         return "The system itself failed: try again later, or tell its administrator."
     return "The system refused the request: see its message above."
-
-
-def _connection_failed(exc: requests.RequestException) -> bool:
-    """Whether the connection could not be opened at all (so nothing was sent)."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    seen: set[int] = set()
-    stack: list[object] = [exc]
-    while stack:
-        item = stack.pop()
-        if id(item) in seen:
-            continue
-        seen.add(id(item))
-        if isinstance(item, NewConnectionError):
-            return True
-        if isinstance(item, BaseException):
-            stack.extend(item.args)
-            stack.extend(x for x in (item.__cause__, item.__context__) if x is not None)
-        reason = getattr(item, "reason", None)  # urllib3's MaxRetryError wraps the cause.
-        if reason is not None:
-            stack.append(reason)
-    return False
 
 
 class HttpSession:
@@ -235,7 +212,7 @@ class HttpSession:
                     params,
                 ) from None
             except (requests.ConnectionError, requests.Timeout) as exc:
-                sent = not _connection_failed(exc)
+                sent = not never_sent(exc)
                 if policy.retries_error(method, attempt, idempotent, sent=sent):
                     policy.sleep(policy.wait_after(attempt))
                     continue
@@ -323,7 +300,7 @@ class HttpSession:
                 f"got no answer within {read:g} s{tries}: the system may be overloaded or "
                 f"unreachable. Try again later, or raise the connection's timeout."
             )
-        elif isinstance(exc, requests.Timeout) or _connection_failed(exc):
+        elif isinstance(exc, requests.Timeout) or never_sent(exc):
             host = urlsplit(url).hostname
             what = (
                 f"could not connect to {host}{tries} ({type(exc).__name__}): is the system "

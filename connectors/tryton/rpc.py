@@ -36,9 +36,8 @@ from urllib.parse import quote, urlsplit, urlunsplit
 
 import requests
 from requests.auth import AuthBase
-from urllib3.exceptions import NewConnectionError
 
-from sheetloop.connectors.http.retry import RetryPolicy
+from sheetloop.connectors.http.retry import RetryPolicy, never_sent
 from sheetloop.errors import ExternalSystemError
 
 __all__ = [
@@ -599,7 +598,7 @@ class TrytonClient:
                 # A bad URL or certificate fails the same way every time: no retry for those.
                 transient = isinstance(exc, requests.ConnectionError | requests.Timeout)
                 transient = transient and not isinstance(exc, requests.exceptions.SSLError)
-                sent = transient and not _never_sent(exc)
+                sent = transient and not never_sent(exc)
                 if transient and policy.retries_error("POST", attempt, repeatable, sent=sent):
                     policy.sleep(policy.wait_after(attempt))
                     continue
@@ -905,28 +904,6 @@ def _read_only(method: str) -> bool:
         return True
     kind, _, rest = method.partition(".")
     return kind == "model" and rest.rpartition(".")[2] in READ_METHODS
-
-
-def _never_sent(exc: requests.RequestException) -> bool:
-    """Whether the connection could not even be opened, so the server got nothing."""
-    if isinstance(exc, requests.ConnectTimeout):
-        return True
-    seen: set[int] = set()
-    stack: list[object] = [exc]
-    while stack:
-        item = stack.pop()
-        if id(item) in seen:
-            continue
-        seen.add(id(item))
-        if isinstance(item, NewConnectionError):
-            return True
-        if isinstance(item, BaseException):
-            stack.extend(item.args)
-            stack.extend(x for x in (item.__cause__, item.__context__) if x is not None)
-        reason = getattr(item, "reason", None)  # urllib3's MaxRetryError wraps the cause
-        if reason is not None:
-            stack.append(reason)
-    return False
 
 
 def _tries(attempts: int) -> str:
