@@ -50,19 +50,42 @@ def poq_periods(average_demand: float, setup_cost: float, holding_cost: float) -
     return max(1, math.floor(ratio + 0.5))
 
 
+class OrderSteps:
+    """The contract's order-quantity steps after the lot rule, for a fixed set of records:
+    divide by the good share (1 − Assembly Scrap %), raise to the minimum order quantity,
+    round up to the order multiple (NaN: none). Per-record constants are prepared once,
+    and a step no record uses is skipped: netting applies them bucket by bucket."""
+
+    def __init__(self, scrap_pct: FloatArray, min_qty: FloatArray, multiple: FloatArray):
+        self.good_share = 1.0 - np.asarray(scrap_pct, dtype=np.float64) / 100.0
+        self.min_qty = np.nan_to_num(np.asarray(min_qty, dtype=np.float64), nan=0.0)
+        has_multiple = np.isfinite(multiple) & (np.asarray(multiple) > 0)
+        self.multiple = np.where(has_multiple, multiple, 0.0)
+        self.any_scrap = bool((self.good_share != 1.0).any())
+        self.any_min = bool((self.min_qty > 0).any())
+        self.any_multiple = bool(has_multiple.any())
+
+    def ordered(self, good: FloatArray, idx: IntArray) -> tuple[FloatArray, FloatArray]:
+        """(ordered, good) quantities for good requirements ``good`` of records ``idx``."""
+        qty = good / self.good_share[idx] if self.any_scrap else good
+        if self.any_min:
+            qty = np.maximum(qty, self.min_qty[idx])
+        if self.any_multiple:
+            multiple = self.multiple[idx]
+            has = multiple > 0
+            if has.any():
+                qty = qty.copy() if qty is good else qty
+                qty[has] = np.ceil(qty[has] / multiple[has] - EPS) * multiple[has]
+        return qty, (qty * self.good_share[idx] if self.any_scrap else qty)
+
+
 def order_quantity(
     good: FloatArray, scrap_pct: FloatArray, min_qty: FloatArray, multiple: FloatArray
 ) -> FloatArray:
-    """The contract's order-quantity steps after the lot rule: divide by the good share
-    (1 − Assembly Scrap %), raise to the minimum order quantity, round up to the order
-    multiple (NaN: none)."""
-    qty = good / (1.0 - scrap_pct / 100.0)
-    qty = np.maximum(qty, np.nan_to_num(min_qty, nan=0.0))
-    has_multiple = np.isfinite(multiple) & (multiple > 0)
-    qty = np.where(
-        has_multiple, np.ceil(qty / np.where(has_multiple, multiple, 1.0) - EPS) * multiple, qty
-    )
-    return qty
+    """The contract's order-quantity steps (see :class:`OrderSteps`) for one requirement
+    per record."""
+    steps = OrderSteps(scrap_pct, min_qty, multiple)
+    return steps.ordered(np.asarray(good, dtype=np.float64), np.arange(len(steps.good_share)))[0]
 
 
 def _covers_from_orders(orders: list[tuple[int, int]], periods: int) -> IntArray:

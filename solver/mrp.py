@@ -20,8 +20,8 @@ import scipy.sparse as sp
 
 from sheetloop.solver.bom import low_level_codes
 from sheetloop.solver.buckets import Calendar
-from sheetloop.solver.lot_rules import DYNAMIC_RULES, EPS, eoq, poq_periods
-from sheetloop.solver.netting import NettingInput, net
+from sheetloop.solver.lot_rules import DYNAMIC_RULES, EPS
+from sheetloop.solver.netting import NettingGrids, NettingInput, PlannedReceipts, net
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -98,6 +98,7 @@ def plan(
     )
     firm = firm if firm is not None else _empty(["Order", "Item", "Site", "Due", "Qty"])
     exceptions: list[dict[str, object]] = []
+    frames: list[pd.DataFrame] = []  # exceptions found in bulk
 
     item_codes = pd.Index(items["Item"].astype(str))
     n_items = len(item_codes)
@@ -112,32 +113,30 @@ def plan(
     kind = dem["Kind"].fillna("order") if "Kind" in dem else pd.Series("order", dem.index)
     dem["Kind"] = kind
     past_orders = (dem["Bucket"] < 0) & (dem["Kind"] == "order")
-    for row in dem[past_orders].itertuples(index=False):
-        exceptions.append(
-            _exc(
-                row.Item,
-                row.Site,
-                0,
-                "PAST_DUE_DEMAND",
-                f"demand {row.Demand} was due before the horizon: planned in the first bucket",
-            )
+    frames.append(
+        _flagged(
+            dem[past_orders],
+            "PAST_DUE_DEMAND",
+            "demand ",
+            "Demand",
+            " was due before the horizon: planned in the first bucket",
         )
+    )
     dem.loc[past_orders, "Bucket"] = 0
     dem = dem[(dem["Bucket"] >= 0) & (dem["Bucket"] < periods)]
 
     rec = _bucketed(receipts, "Due", calendar)
     rec["Site"] = rec["Site"].fillna(DEFAULT_SITE) if "Site" in rec else DEFAULT_SITE
-    for row in rec[rec["Bucket"] < 0].itertuples(index=False):
-        exceptions.append(
-            _exc(
-                row.Item,
-                row.Site,
-                0,
-                "PAST_DUE_RECEIPT",
-                f"receipt {row.Order} was due before the horizon: counted in the "
-                "first bucket; expedite or correct its date",
-            )
+    frames.append(
+        _flagged(
+            rec[rec["Bucket"] < 0],
+            "PAST_DUE_RECEIPT",
+            "receipt ",
+            "Order",
+            " was due before the horizon: counted in the first bucket; expedite or correct "
+            "its date",
         )
+    )
     rec.loc[rec["Bucket"] < 0, "Bucket"] = 0
     rec = rec[rec["Bucket"] < periods]
 
@@ -156,19 +155,21 @@ def plan(
         ignore_index=True,
     ).drop_duplicates()
     seed_items = item_codes.get_indexer(pd.Index(seeds["Item"].astype(str)))
-    site_codes = pd.Index(sorted(set(seeds["Site"].astype(str))))
+    site_codes = pd.Index(np.sort(seeds["Site"].astype(str).unique().astype(object)))
     seed_sites = site_codes.get_indexer(pd.Index(seeds["Site"].astype(str)))
     present = np.zeros((len(site_codes), n_items), dtype=bool)
     present[seed_sites, seed_items] = True
-    order_by_level = np.argsort(levels, kind="stable")
     # Propagate presence downwards level by level: a component is present wherever a parent is.
     for lvl in range(int(levels.max(initial=0)) + 1):
         at_level = levels[parent_idx] == lvl
         if at_level.any():
             p, c = parent_idx[at_level], comp_idx[at_level]
             present[:, c] |= present[:, p]
-    del order_by_level
     item_of, site_of = np.nonzero(present.T)  # item by item, then site
+    # Planning order: by low-level code (then as items and sites came), so each level's
+    # records are one contiguous slice of every grid: views to net, never copies.
+    by_level = np.argsort(levels[item_of], kind="stable")
+    item_of, site_of = item_of[by_level], site_of[by_level]
     n = len(item_of)
     rec_index = pd.MultiIndex.from_arrays(
         [item_codes[item_of], site_codes[site_of]], names=["Item", "Site"]
@@ -178,19 +179,22 @@ def plan(
     )
 
     params = _parameters(items, item_sites, records, has_components[item_of])
-    records["Safety Stock"] = params["Safety Stock"].to_numpy(np.float64)
+    safety_stock = params["Safety Stock"].to_numpy(np.float64)
+    records["Safety Stock"] = safety_stock
 
     def rows_of(frame: pd.DataFrame) -> IntArray:
         return rec_index.get_indexer(
             pd.MultiIndex.from_arrays([frame["Item"].astype(str), frame["Site"].astype(str)])
         )
 
-    gross = np.zeros((n, periods))
+    # Every grid is bucket-major (T, n): netting steps through buckets, reading and writing
+    # one contiguous row at a time. MrpResult hands out their (n, T) transposed views.
+    gross = np.zeros((periods, n))
     dem = consume_forecast(dem, calendar)
     _add_gross(gross, dem, rows_of)
-    scheduled = np.zeros((n, periods))
+    scheduled = np.zeros((periods, n))
     np.add.at(
-        scheduled, (rows_of(rec), rec["Bucket"].to_numpy(np.int64)), rec["Qty"].to_numpy(np.float64)
+        scheduled, (rec["Bucket"].to_numpy(np.int64), rows_of(rec)), rec["Qty"].to_numpy(np.float64)
     )
     on_hand = np.zeros(n)
     if len(inv):
@@ -198,15 +202,16 @@ def plan(
         np.add.at(on_hand, rows_of(inv), (inv["On Hand"].fillna(0) - allocated).to_numpy(float))
 
     scrap = params["Assembly Scrap %"].to_numpy(np.float64)
-    firm_good = np.zeros((n, periods))
-    firm_release = np.zeros((n, periods))
+    releases = np.zeros((periods, n))
+    firm_good: FloatArray | None = None
     firm_rows = rows_of(frm)
     release_of = ReleaseTable.create(params["Lead Time"].to_numpy(np.float64), calendar)
     if len(frm):
+        firm_good = np.zeros((periods, n))
         due = frm["Bucket"].to_numpy(np.int64)
         np.add.at(
             firm_good,
-            (firm_rows, due),
+            (due, firm_rows),
             frm["Qty"].to_numpy(np.float64) * (1 - scrap[firm_rows] / 100),
         )
         rel = release_of.at(firm_rows, due)
@@ -214,92 +219,100 @@ def plan(
             given = _bucketed(frm, "Release", calendar)["Bucket"].to_numpy(np.float64)
             rel = np.where(np.isnan(given), rel, given).astype(np.int64)
         np.add.at(
-            firm_release, (firm_rows, np.clip(rel, 0, periods - 1)), frm["Qty"].to_numpy(np.float64)
+            releases, (np.clip(rel, 0, periods - 1), firm_rows), frm["Qty"].to_numpy(np.float64)
         )
 
     # BOM as a sparse matrix between records: parent record -> component record.
     edges = _record_edges(bom, parent_idx, comp_idx, item_of, site_of, n_items, len(site_codes), n)
+    explode = sp.csr_matrix((edges.data, (edges.row, edges.col)), shape=(n, n))
 
-    net_req = np.zeros((n, periods))
-    receipts_good = np.zeros((n, periods))
-    qty = np.zeros((n, periods))
-    poh = np.zeros((n, periods))
-    releases = firm_release.copy()
+    grids = NettingGrids.zeros(periods, n)
     rec_levels = records["Level"].to_numpy()
+    bounds = np.searchsorted(rec_levels, np.arange(int(rec_levels.max(initial=-1)) + 2))
     lot_rule = params["Lot Rule"].to_numpy(object)
-    for lvl in range(int(rec_levels.max(initial=-1)) + 1):
-        rows = np.flatnonzero(rec_levels == lvl)
-        if not rows.size:
+    min_qty = params["Min Order Qty"].to_numpy(np.float64)
+    multiple = params["Order Multiple"].to_numpy(np.float64)
+    made: list[PlannedReceipts] = []
+    for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
+        if a == b:
             continue
+        cols = slice(a, b)
+        firm_here = firm_good[:, cols] if firm_good is not None else None
         cover, lot = _coverage(
-            rows, lot_rule, params, gross, scheduled, firm_good, on_hand, periods
+            cols, lot_rule, params, gross, scheduled, firm_here, on_hand, periods
         )
         result = net(
             NettingInput(
-                gross=gross[rows],
-                scheduled=scheduled[rows],
-                firm=firm_good[rows],
-                on_hand=on_hand[rows],
-                safety_stock=params["Safety Stock"].to_numpy(float)[rows],
+                gross=gross[:, cols],
+                scheduled=scheduled[:, cols],
+                firm=firm_here,
+                on_hand=on_hand[cols],
+                safety_stock=safety_stock[cols],
                 lot_size=lot,
                 cover=cover,
-                scrap_pct=scrap[rows],
-                min_qty=params["Min Order Qty"].to_numpy(float)[rows],
-                multiple=params["Order Multiple"].to_numpy(float)[rows],
-            )
+                scrap_pct=scrap[cols],
+                min_qty=min_qty[cols],
+                multiple=multiple[cols],
+            ),
+            NettingGrids(grids.net[:, cols], grids.receipts[:, cols], grids.on_hand[:, cols]),
         )
-        net_req[rows], receipts_good[rows] = result.net, result.receipts
-        qty[rows], poh[rows] = result.qty, result.on_hand
+        level_orders = result.orders
+        level_orders.record += a
+        made.append(level_orders)
         # Releases: lead-time offset, past-due releases pulled into the first bucket.
-        sub_rows, due_t = np.nonzero(result.qty > EPS)
+        release = release_of.at(level_orders.record, level_orders.bucket)
         np.add.at(
-            releases,
-            (rows[sub_rows], np.clip(release_of.at(rows[sub_rows], due_t), 0, periods - 1)),
-            result.qty[sub_rows, due_t],
+            releases, (np.clip(release, 0, periods - 1), level_orders.record), level_orders.qty
         )
         # Explode this level's releases to the components' gross requirements: one sparse
-        # product from this level's records to the components they use.
-        level_rows = np.zeros(n, dtype=bool)
-        level_rows[rows] = True
-        mask = level_rows[edges.row]
-        if mask.any():
-            comps, comp_pos = np.unique(edges.col[mask], return_inverse=True)
-            parent_pos = np.searchsorted(rows, edges.row[mask])
-            m = sp.csr_matrix(
-                (edges.data[mask], (comp_pos, parent_pos)), shape=(len(comps), len(rows))
-            )
-            gross[comps] += m @ releases[rows]
+        # product from this level's records to every component they use.
+        uses = explode[a:b]
+        if uses.nnz:
+            dependent = (sp.csr_matrix(releases[:, cols]) @ uses).tocoo()
+            gross[dependent.row, dependent.col] += dependent.data
 
-    late_frames: list[pd.DataFrame] = []
     orders = _planned_orders(
         records,
         params,
-        qty,
-        receipts_good,
+        _concatenated(made),
         calendar,
         frm,
         firm_rows,
         release_of,
-        late_frames,
+        frames,
     )
-    exceptions += _receipt_exceptions(calendar, records, rec, rows_of, poh, net_req, params)
-    exceptions += _safety_stock_exceptions(records, poh, params)
+    frames.append(
+        _receipt_exceptions(calendar, rec, rows_of(rec), grids.on_hand, grids.net, safety_stock)
+    )
+    exceptions += _safety_stock_exceptions(records, grids.on_hand, safety_stock)
     return MrpResult(
         calendar,
         records,
-        gross,
-        scheduled,
-        poh,
-        net_req,
-        receipts_good,
-        releases,
+        gross.T,
+        scheduled.T,
+        grids.on_hand.T,
+        grids.net.T,
+        grids.receipts.T,
+        releases.T,
         orders,
-        _exceptions_frame(exceptions, late_frames),
+        _exceptions_frame(exceptions, frames),
         demand=dem,
         initial=on_hand,
         edge_parent=edges.row,
         edge_component=edges.col,
         edge_per=edges.data,
+    )
+
+
+def _concatenated(parts: list[PlannedReceipts]) -> PlannedReceipts:
+    if not parts:
+        empty = np.zeros(0, dtype=np.int64)
+        return PlannedReceipts(empty, empty, np.zeros(0), np.zeros(0))
+    return PlannedReceipts(
+        np.concatenate([p.bucket for p in parts]),
+        np.concatenate([p.record for p in parts]),
+        np.concatenate([p.qty for p in parts]),
+        np.concatenate([p.good for p in parts]),
     )
 
 
@@ -355,7 +368,7 @@ def _add_gross(gross: FloatArray, dem: pd.DataFrame, rows_of: object) -> None:
     if not len(dem):
         return
     rows = rows_of(dem)  # type: ignore[operator]
-    np.add.at(gross, (rows, dem["Bucket"].to_numpy(np.int64)), dem["Qty"].to_numpy(float))
+    np.add.at(gross, (dem["Bucket"].to_numpy(np.int64), rows), dem["Qty"].to_numpy(float))
 
 
 def _parameters(
@@ -470,60 +483,88 @@ def _record_edges(
 
 
 def _coverage(
-    rows: IntArray,
+    cols: slice,
     lot_rule: npt.NDArray[np.object_],
     params: pd.DataFrame,
     gross: FloatArray,
     scheduled: FloatArray,
-    firm: FloatArray,
+    firm: FloatArray | None,
     on_hand: FloatArray,
     periods: int,
-) -> tuple[IntArray, FloatArray]:
-    """Per record and bucket, how many buckets an order covers; and the lot of FOQ/EOQ."""
-    cover = np.ones((len(rows), periods), dtype=np.int64)
-    lot = params["Lot Size"].to_numpy(np.float64)[rows].copy()
-    rules = lot_rule[rows]
+) -> tuple[npt.NDArray[np.int32] | None, FloatArray]:
+    """For records ``cols``: per bucket (rows) and record, how many buckets an order
+    covers (None: one everywhere); and the lot of FOQ/EOQ records (NaN for the others)."""
+    lot = params["Lot Size"].to_numpy(np.float64)[cols].copy()
+    rules = lot_rule[cols]
     rules_present = set(rules.tolist())
     if rules_present <= {"L4L", "FOQ"}:
         lot[rules == "L4L"] = np.nan
-        return cover, lot
-    setup = params["Setup Cost"].to_numpy(np.float64)[rows]
-    holding = params["Holding Cost"].to_numpy(np.float64)[rows]
-    average = gross[rows].mean(axis=1) if periods else np.zeros(len(rows))
-    for i in np.flatnonzero(rules == "EOQ"):
-        lot[i] = eoq(float(average[i]), float(setup[i]), float(holding[i])) or np.nan
-    given = params["POQ Periods"].to_numpy(np.float64)[rows]
-    for i in np.flatnonzero(rules == "POQ"):
-        span = (
-            given[i]
-            if np.isfinite(given[i])
-            else poq_periods(float(average[i]), float(setup[i]), float(holding[i]))
-        )
-        cover[i, :] = int(span)
+        return None, lot
+    m = len(rules)
+    cover = np.ones((periods, m), dtype=np.int32)
+    setup = params["Setup Cost"].to_numpy(np.float64)[cols]
+    holding = params["Holding Cost"].to_numpy(np.float64)[cols]
+    average = gross[:, cols].mean(axis=0) if periods else np.zeros(m)
+    is_eoq = rules == "EOQ"
+    if is_eoq.any():
+        lot[is_eoq] = _eoq(average[is_eoq], setup[is_eoq], holding[is_eoq])
+    is_poq = np.flatnonzero(rules == "POQ")
+    if is_poq.size:
+        given = params["POQ Periods"].to_numpy(np.float64)[cols][is_poq]
+        computed = _poq_periods(average[is_poq], setup[is_poq], holding[is_poq])
+        cover[:, is_poq] = np.where(np.isfinite(given), given, computed).astype(np.int32)
     dynamic = np.flatnonzero(np.isin(rules, list(DYNAMIC_RULES)))
     if dynamic.size:
         # The dynamic rules decide on the lot-for-lot net requirements.
-        r = rows[dynamic]
-        ss = params["Safety Stock"].to_numpy(np.float64)[r]
+        r = np.arange(cols.start, cols.stop)[dynamic]
+        k = len(r)
         l4l = net(
             NettingInput(
-                gross[r],
-                scheduled[r],
-                firm[r],
+                gross[:, r],
+                scheduled[:, r],
+                firm[:, dynamic] if firm is not None else None,
                 on_hand[r],
-                ss,
-                np.full(len(r), np.nan),
-                np.ones((len(r), periods), np.int64),
-                np.zeros(len(r)),
-                np.zeros(len(r)),
-                np.full(len(r), np.nan),
+                params["Safety Stock"].to_numpy(np.float64)[r],
+                np.full(k, np.nan),
+                None,
+                np.zeros(k),
+                np.zeros(k),
+                np.full(k, np.nan),
             )
-        )
-        for k, i in enumerate(dynamic):
+        ).grids.net
+        for j, i in enumerate(dynamic.tolist()):
             rule = DYNAMIC_RULES[str(rules[i])]
-            cover[i, :] = np.maximum(rule(l4l.net[k], float(setup[i]), float(holding[i])), 1)
+            cover[:, i] = np.maximum(rule(l4l[:, j], float(setup[i]), float(holding[i])), 1)
     lot[~np.isin(rules, ["FOQ", "EOQ"])] = np.nan
     return cover, lot
+
+
+def _eoq(average: FloatArray, setup: FloatArray, holding: FloatArray) -> FloatArray:
+    """:func:`~sheetloop.solver.lot_rules.eoq` for many records; NaN where no demand."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lot = np.ceil(np.sqrt(2 * average * setup / holding) - EPS)
+    return np.where(average > 0, lot, np.nan)
+
+
+def _poq_periods(average: FloatArray, setup: FloatArray, holding: FloatArray) -> FloatArray:
+    """:func:`~sheetloop.solver.lot_rules.poq_periods` for many records."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        span = np.floor(_eoq(average, setup, holding) / average + 0.5)
+    return np.where(average > 0, np.maximum(span, 1), 1)
+
+
+def _flagged(rows: pd.DataFrame, code: str, before: str, name: str, after: str) -> pd.DataFrame:
+    """One exception in the first bucket per row, its message naming the row's ``name``."""
+    return pd.DataFrame(
+        {
+            "Item": rows["Item"].to_numpy(object),
+            "Site": rows["Site"].to_numpy(object),
+            "Bucket": 0,
+            "Code": code,
+            "Message": (before + rows[name].astype(str) + after).to_numpy(object),
+        },
+        columns=_EXCEPTION_COLUMNS,
+    )
 
 
 def _exc(item: object, site: object, bucket: int, code: str, message: str) -> dict[str, object]:
@@ -561,15 +602,18 @@ def _exceptions_frame(
 def _planned_orders(
     records: pd.DataFrame,
     params: pd.DataFrame,
-    qty: FloatArray,
-    good: FloatArray,
+    made: PlannedReceipts,
     calendar: Calendar,
     frm: pd.DataFrame,
     firm_rows: IntArray,
     release_of: ReleaseTable,
-    late_frames: list[pd.DataFrame],
+    frames: list[pd.DataFrame],
 ) -> pd.DataFrame:
-    r, t = np.nonzero(qty > EPS)
+    # Record by record, then by due bucket: netting made them bucket by bucket, so this
+    # stable sort merges already sorted runs.
+    by_record = np.argsort(made.record, kind="stable")
+    r, t = made.record[by_record], made.bucket[by_record]
+    qty, good = made.qty[by_record], made.good[by_record]
     rel = release_of.at(r, t)
     labels = np.array(calendar.labels(), dtype=object)
     items = records["Item"].to_numpy(object)[r]
@@ -604,7 +648,7 @@ def _planned_orders(
             + pd.Series(-rel[first]).astype(str)
             + " bucket(s) before the horizon: expedite it"
         )
-        late_frames.append(
+        frames.append(
             pd.DataFrame(
                 {
                     "Item": items[first],
@@ -623,11 +667,12 @@ def _planned_orders(
             "Kind": params["Type"].to_numpy(object)[r],
             "Release": np.maximum(rel, 0),
             "Due": t,
-            "Qty": qty[r, t],
-            "Good Qty": good[r, t],
+            "Qty": qty,
+            "Good Qty": good,
             "Firm": False,
             "Past Due Release": rel < 0,
-        }
+        },
+        copy=False,  # a frame of millions of rows: no consolidating copy
     )
     if len(frm):
         firm_rows_frame = pd.DataFrame(
@@ -655,79 +700,90 @@ def _planned_orders(
 
 def _receipt_exceptions(
     calendar: Calendar,
-    records: pd.DataFrame,
     rec: pd.DataFrame,
-    rows_of: object,
-    poh: FloatArray,
+    rows: IntArray,
+    on_hand: FloatArray,
     net_req: FloatArray,
-    params: pd.DataFrame,
-) -> list[dict[str, object]]:
-    """Receipts are netted where they are; say which should move or go."""
-    out: list[dict[str, object]] = []
+    safety_stock: FloatArray,
+) -> pd.DataFrame:
+    """Receipts are netted where they are; say which should move or go. ``on_hand`` and
+    ``net_req`` are bucket-major; ``rows`` are the receipts' records."""
     if not len(rec):
-        return out
-    ss = params["Safety Stock"].to_numpy(float)
-    rows = rows_of(rec)  # type: ignore[operator]
-    periods = poh.shape[1]
-    labels = [f"period {x}" if x.isdigit() else x for x in calendar.labels()]
-    buckets = rec["Bucket"].to_numpy(np.int64)
-    quantities = rec["Qty"].to_numpy(np.float64)
-    for k, row in enumerate(rec.itertuples(index=False)):
-        r, b, q = int(rows[k]), int(buckets[k]), float(quantities[k])
-        earlier = np.flatnonzero(net_req[r, :b] > EPS)
-        if earlier.size:
-            out.append(
-                _exc(
-                    row.Item,
-                    row.Site,
-                    b,
-                    "RESCHEDULE_IN",
-                    f"receipt {row.Order} arrives after it is needed: move it in to "
-                    f"{labels[int(earlier[0])]}",
-                )
-            )
-            continue
-        without = poh[r, b:] - q
-        short = np.flatnonzero(without < ss[r] - EPS)
-        if not short.size:
-            out.append(
-                _exc(
-                    row.Item,
-                    row.Site,
-                    b,
-                    "CANCEL",
-                    f"receipt {row.Order} is not needed within the horizon: cancel it",
-                )
-            )
-        elif short[0] > 0 and b + short[0] < periods:
-            out.append(
-                _exc(
-                    row.Item,
-                    row.Site,
-                    b,
-                    "RESCHEDULE_OUT",
-                    f"receipt {row.Order} arrives {int(short[0])} bucket(s) before it is "
-                    f"needed: move it out to {labels[b + int(short[0])]}",
-                )
-            )
-    return out
+        return pd.DataFrame(columns=_EXCEPTION_COLUMNS)
+    periods = on_hand.shape[0]
+    labels = np.array(
+        [f"period {x}" if x.isdigit() else x for x in calendar.labels()], dtype=object
+    )
+    bucket = rec["Bucket"].to_numpy(np.int64)
+    qty = rec["Qty"].to_numpy(np.float64)
+    t = np.arange(periods)
+    # Needed earlier: the record has a net requirement before the receipt arrives.
+    needed = (net_req[:, rows] > EPS).T  # (receipts, T)
+    needed &= t[None, :] < bucket[:, None]
+    move_in = needed.any(axis=1)
+    earliest = needed.argmax(axis=1)
+    # Without the receipt, the first bucket from its arrival where stock falls below
+    # safety stock: none means it is not needed; later than its arrival, it is early.
+    short = (on_hand[:, rows].T - qty[:, None]) < (safety_stock[rows] - EPS)[:, None]
+    short &= t[None, :] >= bucket[:, None]
+    any_short = short.any(axis=1)
+    first_short = short.argmax(axis=1)
+    cancel = ~move_in & ~any_short
+    move_out = ~move_in & any_short & (first_short > bucket) & (first_short < periods)
+    order = rec["Order"].astype(str).to_numpy(object)
+    later = (first_short - bucket).astype(str).astype(object)
+    parts = [
+        (
+            move_in,
+            "RESCHEDULE_IN",
+            "receipt " + order + " arrives after it is needed: move it in to " + labels[earliest],
+        ),
+        (cancel, "CANCEL", "receipt " + order + " is not needed within the horizon: cancel it"),
+        (
+            move_out,
+            "RESCHEDULE_OUT",
+            "receipt "
+            + order
+            + " arrives "
+            + later
+            + " bucket(s) before it is needed: move it out to "
+            + labels[np.minimum(first_short, periods - 1)],
+        ),
+    ]
+    code = np.full(len(rec), None, dtype=object)
+    message = np.full(len(rec), None, dtype=object)
+    for mask, name, text in parts:
+        code[mask] = name
+        message[mask] = text[mask]
+    flagged = code != None  # noqa: E711 - elementwise comparison
+    return pd.DataFrame(
+        {
+            "Item": rec["Item"].to_numpy(object)[flagged],
+            "Site": rec["Site"].to_numpy(object)[flagged],
+            "Bucket": bucket[flagged],
+            "Code": code[flagged],
+            "Message": message[flagged],
+        }
+    )
 
 
 def _safety_stock_exceptions(
-    records: pd.DataFrame, poh: FloatArray, params: pd.DataFrame
+    records: pd.DataFrame, on_hand: FloatArray, safety_stock: FloatArray
 ) -> list[dict[str, object]]:
-    ss = params["Safety Stock"].to_numpy(float)
-    below = poh < ss[:, None] - EPS
+    """One exception per record whose projected on hand (bucket-major) ends a bucket below
+    its safety stock, at the first such bucket."""
+    below = on_hand < (safety_stock - EPS)[None, :]
+    flagged = np.flatnonzero(below.any(axis=0))
+    first = below[:, flagged].argmax(axis=0)
     out: list[dict[str, object]] = []
-    for r in np.flatnonzero(below.any(axis=1)).tolist():
-        t = int(np.flatnonzero(below[r])[0])
+    for r, t in zip(flagged.tolist(), first.tolist(), strict=True):
         out.append(
             _exc(
                 records["Item"].iat[r],
                 records["Site"].iat[r],
                 t,
                 "BELOW_SAFETY_STOCK",
-                f"projected on hand {poh[r, t]:g} is below safety stock {ss[r]:g}",
+                f"projected on hand {on_hand[t, r]:g} is below safety stock {safety_stock[r]:g}",
             )
         )
     return out
