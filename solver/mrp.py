@@ -233,6 +233,7 @@ def plan(
     min_qty = params["Min Order Qty"].to_numpy(np.float64)
     multiple = params["Order Multiple"].to_numpy(np.float64)
     made: list[PlannedReceipts] = []
+    starts: list[IntArray] = []  # release buckets of the orders made, level by level
     for a, b in zip(bounds[:-1].tolist(), bounds[1:].tolist(), strict=True):
         if a == b:
             continue
@@ -256,25 +257,29 @@ def plan(
             ),
             NettingGrids(grids.net[:, cols], grids.receipts[:, cols], grids.on_hand[:, cols]),
         )
-        level_orders = result.orders
+        # Record by record, then by due bucket (netting made them bucket by bucket).
+        level_orders = result.orders.by_record()
         level_orders.record += a
         made.append(level_orders)
-        # Releases: lead-time offset, past-due releases pulled into the first bucket.
+        # Releases: lead-time offset, past-due releases pulled into the first bucket. Two
+        # orders of a record share a release bucket only there (distinct due buckets have
+        # distinct release buckets), so the others are added without np.add.at.
         release = release_of.at(level_orders.record, level_orders.bucket)
-        np.add.at(
-            releases, (np.clip(release, 0, periods - 1), level_orders.record), level_orders.qty
-        )
-        # Explode this level's releases to the components' gross requirements: one sparse
+        starts.append(release)
+        later = release > 0
+        releases[release[later], level_orders.record[later]] += level_orders.qty[later]
+        np.add.at(releases[0], level_orders.record[~later], level_orders.qty[~later])
+        # Explode them (firm orders' too) to the components' gross requirements: one sparse
         # product from this level's records to every component they use.
         uses = explode[a:b]
         if uses.nnz:
-            dependent = (sp.csr_matrix(releases[:, cols]) @ uses).tocoo()
-            gross[dependent.row, dependent.col] += dependent.data
+            _add_rows(gross, _sparse_rows(releases[:, cols]) @ uses)
 
     orders = _planned_orders(
         records,
         params,
         _concatenated(made),
+        np.concatenate(starts) if starts else np.zeros(0, np.int64),
         calendar,
         frm,
         firm_rows,
@@ -302,6 +307,26 @@ def plan(
         edge_component=edges.col,
         edge_per=edges.data,
     )
+
+
+def _sparse_rows(grid: FloatArray) -> sp.csr_matrix:
+    """A bucket-major grid (a view) as a sparse matrix, built row by row: its rows are
+    contiguous, which scipy's conversion of a strided 2-D view does not exploit."""
+    columns = [np.flatnonzero(row) for row in grid]
+    indices = np.concatenate(columns) if columns else np.zeros(0, np.int64)
+    indptr = np.concatenate([[0], np.cumsum([len(c) for c in columns])])
+    data = np.concatenate([row[c] for row, c in zip(grid, columns, strict=True)])
+    return sp.csr_matrix((data, indices, indptr), shape=grid.shape)
+
+
+def _add_rows(grid: FloatArray, values: sp.csr_matrix) -> None:
+    """Add a sparse (buckets x records) matrix without repeated entries (a product's, or
+    :func:`_sparse_rows`') into a bucket-major grid, one contiguous row at a time."""
+    bounds = values.indptr.tolist()
+    for t in range(values.shape[0]):
+        lo, hi = bounds[t], bounds[t + 1]
+        if hi > lo:
+            grid[t, values.indices[lo:hi]] += values.data[lo:hi]
 
 
 def _concatenated(parts: list[PlannedReceipts]) -> PlannedReceipts:
@@ -603,21 +628,20 @@ def _planned_orders(
     records: pd.DataFrame,
     params: pd.DataFrame,
     made: PlannedReceipts,
+    rel: IntArray,
     calendar: Calendar,
     frm: pd.DataFrame,
     firm_rows: IntArray,
     release_of: ReleaseTable,
     frames: list[pd.DataFrame],
 ) -> pd.DataFrame:
-    # Record by record, then by due bucket: netting made them bucket by bucket, so this
-    # stable sort merges already sorted runs.
-    by_record = np.argsort(made.record, kind="stable")
-    r, t = made.record[by_record], made.bucket[by_record]
-    qty, good = made.qty[by_record], made.good[by_record]
-    rel = release_of.at(r, t)
+    r, t, qty, good = made.record, made.bucket, made.qty, made.good
     labels = np.array(calendar.labels(), dtype=object)
-    items = records["Item"].to_numpy(object)[r]
-    sites = records["Site"].to_numpy(object)[r]
+    # Item, Site and Kind repeat over millions of orders: categoricals, whose codes are
+    # gathered without touching a Python object per row.
+    item_col = pd.Categorical(records["Item"].to_numpy(object)).take(r)
+    site_col = pd.Categorical(records["Site"].to_numpy(object)).take(r)
+    kind_col = pd.Categorical(params["Type"].to_numpy(object)).take(r)
     # One string concatenation per order: the "<Item>@<Site>#" prefix is built per record.
     prefix = (records["Item"].astype(str) + "@" + records["Site"].astype(str) + "#").to_numpy(
         object
@@ -651,8 +675,8 @@ def _planned_orders(
         frames.append(
             pd.DataFrame(
                 {
-                    "Item": items[first],
-                    "Site": sites[first],
+                    "Item": records["Item"].to_numpy(object)[r[first]],
+                    "Site": records["Site"].to_numpy(object)[r[first]],
                     "Bucket": 0,
                     "Code": "PAST_DUE_RELEASE",
                     "Message": message.to_numpy(object),
@@ -662,9 +686,9 @@ def _planned_orders(
     orders = pd.DataFrame(
         {
             "Order": ids,
-            "Item": items,
-            "Site": sites,
-            "Kind": params["Type"].to_numpy(object)[r],
+            "Item": item_col,
+            "Site": site_col,
+            "Kind": kind_col,
             "Release": np.maximum(rel, 0),
             "Due": t,
             "Qty": qty,
