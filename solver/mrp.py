@@ -257,18 +257,20 @@ def plan(
             ),
             NettingGrids(grids.net[:, cols], grids.receipts[:, cols], grids.on_hand[:, cols]),
         )
-        # Record by record, then by due bucket (netting made them bucket by bucket).
-        level_orders = result.orders.by_record()
-        level_orders.record += a
-        made.append(level_orders)
         # Releases: lead-time offset, past-due releases pulled into the first bucket. Two
         # orders of a record share a release bucket only there (distinct due buckets have
-        # distinct release buckets), so the others are added without np.add.at.
-        release = release_of.at(level_orders.record, level_orders.bucket)
-        starts.append(release)
+        # distinct release buckets), so the others are added without np.add.at; in the
+        # order netting made them (bucket by bucket), which keeps the writes local.
+        made_here = result.orders
+        made_here.record += a
+        release = release_of.at(made_here.record, made_here.bucket)
         later = release > 0
-        releases[release[later], level_orders.record[later]] += level_orders.qty[later]
-        np.add.at(releases[0], level_orders.record[~later], level_orders.qty[~later])
+        releases[release[later], made_here.record[later]] += made_here.qty[later]
+        np.add.at(releases[0], made_here.record[~later], made_here.qty[~later])
+        # Record by record, then by due bucket.
+        by_record = np.argsort(made_here.record, kind="stable")
+        made.append(made_here.take(by_record))
+        starts.append(release[by_record])
         # Explode them (firm orders' too) to the components' gross requirements: one sparse
         # product from this level's records to every component they use.
         uses = explode[a:b]

@@ -71,9 +71,8 @@ class PlannedReceipts:
     qty: FloatArray  # ordered quantity
     good: FloatArray  # good quantity (after assembly scrap)
 
-    def by_record(self) -> PlannedReceipts:
-        """The same orders record by record, each record's by due bucket."""
-        order = np.argsort(self.record, kind="stable")
+    def take(self, order: IntArray) -> PlannedReceipts:
+        """These orders in another order (or a subset)."""
         return PlannedReceipts(
             self.bucket[order], self.record[order], self.qty[order], self.good[order]
         )
