@@ -272,10 +272,13 @@ def plan(
         made.append(made_here.take(by_record))
         starts.append(release[by_record])
         # Explode them (firm orders' too) to the components' gross requirements: one sparse
-        # product from this level's records to every component they use.
+        # (components x level records) by dense (level records x buckets) product. About
+        # half the cells of a release grid are filled, so a dense operand is the fast one.
         uses = explode[a:b]
         if uses.nnz:
-            _add_rows(gross, _sparse_rows(releases[:, cols]) @ uses)
+            comps = np.unique(uses.indices)
+            dependent = uses[:, comps].T @ np.ascontiguousarray(releases[:, cols].T)
+            gross[:, comps] += dependent.T
 
     orders = _planned_orders(
         records,
@@ -309,26 +312,6 @@ def plan(
         edge_component=edges.col,
         edge_per=edges.data,
     )
-
-
-def _sparse_rows(grid: FloatArray) -> sp.csr_matrix:
-    """A bucket-major grid (a view) as a sparse matrix, built row by row: its rows are
-    contiguous, which scipy's conversion of a strided 2-D view does not exploit."""
-    columns = [np.flatnonzero(row) for row in grid]
-    indices = np.concatenate(columns) if columns else np.zeros(0, np.int64)
-    indptr = np.concatenate([[0], np.cumsum([len(c) for c in columns])])
-    data = np.concatenate([row[c] for row, c in zip(grid, columns, strict=True)])
-    return sp.csr_matrix((data, indices, indptr), shape=grid.shape)
-
-
-def _add_rows(grid: FloatArray, values: sp.csr_matrix) -> None:
-    """Add a sparse (buckets x records) matrix without repeated entries (a product's, or
-    :func:`_sparse_rows`') into a bucket-major grid, one contiguous row at a time."""
-    bounds = values.indptr.tolist()
-    for t in range(values.shape[0]):
-        lo, hi = bounds[t], bounds[t + 1]
-        if hi > lo:
-            grid[t, values.indices[lo:hi]] += values.data[lo:hi]
 
 
 def _concatenated(parts: list[PlannedReceipts]) -> PlannedReceipts:
