@@ -361,15 +361,21 @@ def consume_forecast(dem: pd.DataFrame, calendar: Calendar) -> pd.DataFrame:
         out["_period"] = (day - np.datetime64("2001-01-01", "D")).astype(np.int64) // 7
     else:
         out["_period"] = out["Bucket"]
-    key = ["Item", "Site", "_period"]
-    orders = out["Qty"].where(~is_fc, 0.0).groupby([out[k] for k in key]).transform("sum")
-    fc = out[is_fc].sort_values([*key, "Bucket"], kind="stable")
-    cumulative = fc.groupby(key)["Qty"].cumsum()
-    left = np.clip((cumulative - orders[fc.index]).to_numpy(float), 0, fc["Qty"].to_numpy(float))
-    qty = out["Qty"].to_numpy(float).copy()
-    qty[out.index.get_indexer(fc.index)] = left
+    # One integer key per (item, site, period): numpy, not a groupby on text columns.
+    item_code = pd.factorize(out["Item"])[0].astype(np.int64)
+    site_code = pd.factorize(out["Site"])[0].astype(np.int64)
+    period = out.pop("_period").to_numpy(np.int64)
+    period = period - period.min()
+    key = (item_code * (site_code.max() + 1) + site_code) * (period.max() + 1) + period
+    group = np.unique(key, return_inverse=True)[1].ravel()
+    qty = out["Qty"].to_numpy(np.float64).copy()
+    orders = np.bincount(group, weights=np.where(is_fc, 0.0, qty))
+    fc = np.flatnonzero(is_fc)
+    fc = fc[np.lexsort((out["Bucket"].to_numpy(np.int64)[fc], group[fc]))]
+    fc_group = group[fc]
+    cumulative = pd.Series(qty[fc]).groupby(fc_group, sort=False).cumsum().to_numpy()
+    qty[fc] = np.clip(cumulative - orders[fc_group], 0, qty[fc])
     out["Qty"] = qty
-    out = out.drop(columns="_period")
     return out[~is_fc | (out["Qty"] > EPS).to_numpy()]
 
 
