@@ -50,6 +50,20 @@ def poq_periods(average_demand: float, setup_cost: float, holding_cost: float) -
     return max(1, math.floor(ratio + 0.5))
 
 
+def eoq_lots(average: FloatArray, setup: FloatArray, holding: FloatArray) -> FloatArray:
+    """:func:`eoq` for many records at once; NaN where there is no demand."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        lot = np.ceil(np.sqrt(2 * average * setup / holding) - EPS)
+    return np.where(average > 0, lot, np.nan)
+
+
+def poq_spans(average: FloatArray, setup: FloatArray, holding: FloatArray) -> FloatArray:
+    """:func:`poq_periods` for many records at once."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        span = np.floor(eoq_lots(average, setup, holding) / average + 0.5)
+    return np.where(average > 0, np.maximum(span, 1), 1)
+
+
 class OrderSteps:
     """The contract's order-quantity steps after the lot rule, for a fixed set of records:
     divide by the good share (1 − Assembly Scrap %), raise to the minimum order quantity,

@@ -20,7 +20,7 @@ import scipy.sparse as sp
 
 from sheetloop.solver.bom import low_level_codes
 from sheetloop.solver.buckets import Calendar
-from sheetloop.solver.lot_rules import DYNAMIC_RULES, EPS
+from sheetloop.solver.lot_rules import DYNAMIC_RULES, EPS, eoq_lots, poq_spans
 from sheetloop.solver.netting import NettingGrids, NettingInput, PlannedReceipts, net
 
 FloatArray = npt.NDArray[np.float64]
@@ -523,11 +523,11 @@ def _coverage(
     average = gross[:, cols].mean(axis=0) if periods else np.zeros(m)
     is_eoq = rules == "EOQ"
     if is_eoq.any():
-        lot[is_eoq] = _eoq(average[is_eoq], setup[is_eoq], holding[is_eoq])
+        lot[is_eoq] = eoq_lots(average[is_eoq], setup[is_eoq], holding[is_eoq])
     is_poq = np.flatnonzero(rules == "POQ")
     if is_poq.size:
         given = params["POQ Periods"].to_numpy(np.float64)[cols][is_poq]
-        computed = _poq_periods(average[is_poq], setup[is_poq], holding[is_poq])
+        computed = poq_spans(average[is_poq], setup[is_poq], holding[is_poq])
         cover[:, is_poq] = np.where(np.isfinite(given), given, computed).astype(np.int32)
     dynamic = np.flatnonzero(np.isin(rules, list(DYNAMIC_RULES)))
     if dynamic.size:
@@ -553,20 +553,6 @@ def _coverage(
             cover[:, i] = np.maximum(rule(l4l[:, j], float(setup[i]), float(holding[i])), 1)
     lot[~np.isin(rules, ["FOQ", "EOQ"])] = np.nan
     return cover, lot
-
-
-def _eoq(average: FloatArray, setup: FloatArray, holding: FloatArray) -> FloatArray:
-    """:func:`~sheetloop.solver.lot_rules.eoq` for many records; NaN where no demand."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        lot = np.ceil(np.sqrt(2 * average * setup / holding) - EPS)
-    return np.where(average > 0, lot, np.nan)
-
-
-def _poq_periods(average: FloatArray, setup: FloatArray, holding: FloatArray) -> FloatArray:
-    """:func:`~sheetloop.solver.lot_rules.poq_periods` for many records."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        span = np.floor(_eoq(average, setup, holding) / average + 0.5)
-    return np.where(average > 0, np.maximum(span, 1), 1)
 
 
 def _flagged(rows: pd.DataFrame, code: str, before: str, name: str, after: str) -> pd.DataFrame:

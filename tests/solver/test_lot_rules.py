@@ -12,10 +12,12 @@ from hypothesis import strategies as st
 
 from sheetloop.solver.lot_rules import (
     eoq,
+    eoq_lots,
     least_unit_cost,
     lots_covering,
     order_quantity,
     poq_periods,
+    poq_spans,
     schedule_cost,
     silver_meal,
     wagner_whitin,
@@ -94,3 +96,27 @@ def test_static_rules_and_order_quantity_steps():
         np.array([np.nan, np.nan, 8]),
     )
     assert qty.tolist() == [10.0, 5.0, 32.0]  # 9/0.9 = 10; raised to 5; rounded to 8s
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(
+        st.tuples(
+            st.floats(0, 1e5, allow_nan=False),
+            st.floats(0.01, 1e4, allow_nan=False),
+            st.floats(0.001, 100, allow_nan=False),
+        ),
+        min_size=1,
+        max_size=20,
+    )
+)
+def test_eoq_and_poq_for_many_records_equal_their_one_record_definitions(
+    cases: list[tuple[float, float, float]],
+) -> None:
+    average, setup, holding = (np.array(column) for column in zip(*cases, strict=True))
+    lots = eoq_lots(average, setup, holding)
+    spans = poq_spans(average, setup, holding)
+    for k, (d, s, h) in enumerate(cases):
+        one = eoq(d, s, h)
+        assert (np.isnan(lots[k]) and one == 0) or lots[k] == one
+        assert spans[k] == poq_periods(d, s, h)
