@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -21,7 +22,7 @@ import scipy.sparse as sp
 from sheetloop.solver.bom import low_level_codes
 from sheetloop.solver.buckets import Calendar
 from sheetloop.solver.lot_rules import DYNAMIC_RULES, EPS, eoq_lots, poq_spans
-from sheetloop.solver.netting import NettingGrids, NettingInput, PlannedReceipts, net
+from sheetloop.solver.netting import NettingInput, PlannedReceipts, net
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -49,24 +50,60 @@ PARAMS = (
 
 @dataclass
 class MrpResult:
-    """What MRP decided, in bucket indexes (0 = first bucket of the horizon)."""
+    """What MRP decided, in bucket indexes (0 = first bucket of the horizon).
+
+    The lines of the MRP record are (records × buckets) arrays: ``gross``, ``on_hand`` and
+    ``releases`` are held dense; ``scheduled``, ``net`` and ``receipts``, filled only where
+    there is an order, are held sparse and made dense on first use (:meth:`lines` gives
+    some records' lines without that)."""
 
     calendar: Calendar
     records: pd.DataFrame  # one row per (Item, Site): Level, then the arrays below by index
     gross: FloatArray
-    scheduled: FloatArray
     on_hand: FloatArray
-    net: FloatArray
-    receipts: FloatArray
     releases: FloatArray
     planned_orders: pd.DataFrame  # Order, Item, Site, Kind, Release, Due, Qty, Good Qty, Firm
     exceptions: pd.DataFrame  # Item, Site, Bucket, Code, Message
+    # Sparse (records × buckets) lines: open receipts, net requirements, planned receipts.
+    sparse_lines: dict[str, sp.csr_matrix] = field(default_factory=dict)
     # What pegging needs: demand in buckets, opening stock, BOM edges between records.
     demand: pd.DataFrame = field(default_factory=pd.DataFrame)  # Demand, Item, Site, Bucket...
     initial: FloatArray = field(default_factory=lambda: np.zeros(0))  # on hand − allocated
     edge_parent: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     edge_component: IntArray = field(default_factory=lambda: np.zeros(0, dtype=np.int64))
     edge_per: FloatArray = field(default_factory=lambda: np.zeros(0))
+
+    @cached_property
+    def scheduled(self) -> FloatArray:
+        """Scheduled receipts (open orders), records × buckets."""
+        return np.asarray(self.sparse_lines["Scheduled Receipts"].toarray())
+
+    @cached_property
+    def net(self) -> FloatArray:
+        """Net requirements, records × buckets."""
+        return np.asarray(self.sparse_lines["Net Requirements"].toarray())
+
+    @cached_property
+    def receipts(self) -> FloatArray:
+        """Planned receipts (good quantity of planned orders), records × buckets."""
+        return np.asarray(self.sparse_lines["Planned Receipts"].toarray())
+
+    def lines(self, rows: IntArray) -> dict[str, FloatArray]:
+        """The six lines of the MRP record (:data:`LINES`) of some records, each
+        (len(rows) × buckets), without making the sparse lines dense for every record."""
+        dense = {
+            "Gross Requirements": self.gross,
+            "Projected On Hand": self.on_hand,
+            "Planned Releases": self.releases,
+        }
+        return {
+            line: (
+                np.asarray(dense[line][rows])
+                if line in dense
+                else np.asarray(self.sparse_lines[line][rows].toarray())
+            )
+            for line in LINES
+        }
 
 
 def _empty(columns: list[str]) -> pd.DataFrame:
@@ -192,10 +229,9 @@ def plan(
     gross = np.zeros((periods, n))
     dem = consume_forecast(dem, calendar)
     _add_gross(gross, dem, rows_of)
-    scheduled = np.zeros((periods, n))
-    np.add.at(
-        scheduled, (rec["Bucket"].to_numpy(np.int64), rows_of(rec)), rec["Qty"].to_numpy(np.float64)
-    )
+    rec_rows = rows_of(rec)
+    rec_bucket = rec["Bucket"].to_numpy(np.int64)
+    rec_qty = rec["Qty"].to_numpy(np.float64)
     on_hand = np.zeros(n)
     if len(inv):
         allocated = inv["Allocated"].fillna(0) if "Allocated" in inv else 0
@@ -203,18 +239,20 @@ def plan(
 
     scrap = params["Assembly Scrap %"].to_numpy(np.float64)
     releases = np.zeros((periods, n))
-    firm_good: FloatArray | None = None
     firm_rows = rows_of(frm)
     release_of = ReleaseTable.create(params["Lead Time"].to_numpy(np.float64), calendar)
+    firm_due = frm["Bucket"].to_numpy(np.int64)
+    firm_good = frm["Qty"].to_numpy(np.float64) * (1 - scrap[firm_rows] / 100)
+    # Supply already decided, netted where it is: open receipts and firm planned orders.
+    fixed = sp.csr_matrix(
+        (
+            np.concatenate([rec_qty, firm_good]),
+            (np.concatenate([rec_bucket, firm_due]), np.concatenate([rec_rows, firm_rows])),
+        ),
+        shape=(periods, n),
+    )
     if len(frm):
-        firm_good = np.zeros((periods, n))
-        due = frm["Bucket"].to_numpy(np.int64)
-        np.add.at(
-            firm_good,
-            (due, firm_rows),
-            frm["Qty"].to_numpy(np.float64) * (1 - scrap[firm_rows] / 100),
-        )
-        rel = release_of.at(firm_rows, due)
+        rel = release_of.at(firm_rows, firm_due)
         if "Release" in frm and frm["Release"].notna().any():
             given = _bucketed(frm, "Release", calendar)["Bucket"].to_numpy(np.float64)
             rel = np.where(np.isnan(given), rel, given).astype(np.int64)
@@ -226,7 +264,7 @@ def plan(
     edges = _record_edges(bom, parent_idx, comp_idx, item_of, site_of, n_items, len(site_codes), n)
     explode = sp.csr_matrix((edges.data, (edges.row, edges.col)), shape=(n, n))
 
-    grids = NettingGrids.zeros(periods, n)
+    poh = np.empty((periods, n))
     rec_levels = records["Level"].to_numpy()
     bounds = np.searchsorted(rec_levels, np.arange(int(rec_levels.max(initial=-1)) + 2))
     lot_rule = params["Lot Rule"].to_numpy(object)
@@ -238,15 +276,12 @@ def plan(
         if a == b:
             continue
         cols = slice(a, b)
-        firm_here = firm_good[:, cols] if firm_good is not None else None
-        cover, lot = _coverage(
-            cols, lot_rule, params, gross, scheduled, firm_here, on_hand, periods
-        )
+        fixed_here = fixed[:, cols]
+        cover, lot = _coverage(cols, lot_rule, params, gross, fixed_here, on_hand, periods)
         result = net(
             NettingInput(
                 gross=gross[:, cols],
-                scheduled=scheduled[:, cols],
-                firm=firm_here,
+                fixed=fixed_here,
                 on_hand=on_hand[cols],
                 safety_stock=safety_stock[cols],
                 lot_size=lot,
@@ -255,7 +290,7 @@ def plan(
                 min_qty=min_qty[cols],
                 multiple=multiple[cols],
             ),
-            NettingGrids(grids.net[:, cols], grids.receipts[:, cols], grids.on_hand[:, cols]),
+            poh[:, cols],
         )
         # Releases: lead-time offset, past-due releases pulled into the first bucket. Two
         # orders of a record share a release bucket only there (distinct due buckets have
@@ -280,10 +315,11 @@ def plan(
             dependent = uses[:, comps].T @ np.ascontiguousarray(releases[:, cols].T)
             gross[:, comps] += dependent.T
 
+    planned = _concatenated(made)
     orders = _planned_orders(
         records,
         params,
-        _concatenated(made),
+        planned,
         np.concatenate(starts) if starts else np.zeros(0, np.int64),
         calendar,
         frm,
@@ -291,21 +327,31 @@ def plan(
         release_of,
         frames,
     )
-    frames.append(
-        _receipt_exceptions(calendar, rec, rows_of(rec), grids.on_hand, grids.net, safety_stock)
-    )
-    exceptions += _safety_stock_exceptions(records, grids.on_hand, safety_stock)
+    first_need = np.full(n, periods, dtype=np.int64)
+    if len(planned.record):
+        first = np.flatnonzero(np.r_[True, planned.record[1:] != planned.record[:-1]])
+        first_need[planned.record[first]] = planned.bucket[first]
+    frames.append(_receipt_exceptions(calendar, rec, rec_rows, poh, first_need, safety_stock))
+    exceptions += _safety_stock_exceptions(records, poh, safety_stock)
+
+    def by_record(values: FloatArray) -> sp.csr_matrix:
+        return sp.csr_matrix((values, (planned.record, planned.bucket)), shape=(n, periods))
+
     return MrpResult(
         calendar,
         records,
         gross.T,
-        scheduled.T,
-        grids.on_hand.T,
-        grids.net.T,
-        grids.receipts.T,
+        poh.T,
         releases.T,
         orders,
         _exceptions_frame(exceptions, frames),
+        sparse_lines={
+            "Scheduled Receipts": sp.csr_matrix(
+                (rec_qty, (rec_rows, rec_bucket)), shape=(n, periods)
+            ),
+            "Net Requirements": by_record(planned.need),
+            "Planned Receipts": by_record(planned.good),
+        },
         demand=dem,
         initial=on_hand,
         edge_parent=edges.row,
@@ -317,16 +363,14 @@ def plan(
 def _concatenated(parts: list[PlannedReceipts]) -> PlannedReceipts:
     if not parts:
         empty = np.zeros(0, dtype=np.int64)
-        return PlannedReceipts(empty, empty, np.zeros(0), np.zeros(0))
+        return PlannedReceipts(empty, empty, np.zeros(0), np.zeros(0), np.zeros(0))
     return PlannedReceipts(
         np.concatenate([p.bucket for p in parts]),
         np.concatenate([p.record for p in parts]),
+        np.concatenate([p.need for p in parts]),
         np.concatenate([p.qty for p in parts]),
         np.concatenate([p.good for p in parts]),
     )
-
-
-# --- helpers ---------------------------------------------------------------------------------
 
 
 def _bucketed(frame: pd.DataFrame, column: str, calendar: Calendar) -> pd.DataFrame:
@@ -503,8 +547,7 @@ def _coverage(
     lot_rule: npt.NDArray[np.object_],
     params: pd.DataFrame,
     gross: FloatArray,
-    scheduled: FloatArray,
-    firm: FloatArray | None,
+    fixed: sp.csr_matrix,
     on_hand: FloatArray,
     periods: int,
 ) -> tuple[npt.NDArray[np.int32] | None, FloatArray]:
@@ -534,11 +577,10 @@ def _coverage(
         # The dynamic rules decide on the lot-for-lot net requirements.
         r = np.arange(cols.start, cols.stop)[dynamic]
         k = len(r)
-        l4l = net(
+        l4l_orders = net(
             NettingInput(
                 gross[:, r],
-                scheduled[:, r],
-                firm[:, dynamic] if firm is not None else None,
+                fixed[:, dynamic],
                 on_hand[r],
                 params["Safety Stock"].to_numpy(np.float64)[r],
                 np.full(k, np.nan),
@@ -547,7 +589,9 @@ def _coverage(
                 np.zeros(k),
                 np.full(k, np.nan),
             )
-        ).grids.net
+        ).orders
+        l4l = np.zeros((periods, k))
+        l4l[l4l_orders.bucket, l4l_orders.record] = l4l_orders.need
         for j, i in enumerate(dynamic.tolist()):
             rule = DYNAMIC_RULES[str(rules[i])]
             cover[:, i] = np.maximum(rule(l4l[:, j], float(setup[i]), float(holding[i])), 1)
@@ -704,11 +748,12 @@ def _receipt_exceptions(
     rec: pd.DataFrame,
     rows: IntArray,
     on_hand: FloatArray,
-    net_req: FloatArray,
+    first_need: IntArray,
     safety_stock: FloatArray,
 ) -> pd.DataFrame:
-    """Receipts are netted where they are; say which should move or go. ``on_hand`` and
-    ``net_req`` are bucket-major; ``rows`` are the receipts' records."""
+    """Receipts are netted where they are; say which should move or go. ``on_hand`` is
+    bucket-major; ``rows`` are the receipts' records; ``first_need`` the first bucket with
+    a net requirement per record (the number of buckets where there is none)."""
     if not len(rec):
         return pd.DataFrame(columns=_EXCEPTION_COLUMNS)
     periods = on_hand.shape[0]
@@ -719,10 +764,8 @@ def _receipt_exceptions(
     qty = rec["Qty"].to_numpy(np.float64)
     t = np.arange(periods)
     # Needed earlier: the record has a net requirement before the receipt arrives.
-    needed = (net_req[:, rows] > EPS).T  # (receipts, T)
-    needed &= t[None, :] < bucket[:, None]
-    move_in = needed.any(axis=1)
-    earliest = needed.argmax(axis=1)
+    earliest = first_need[rows]
+    move_in = earliest < bucket
     # Without the receipt, the first bucket from its arrival where stock falls below
     # safety stock: none means it is not needed; later than its arrival, it is early.
     short = (on_hand[:, rows].T - qty[:, None]) < (safety_stock[rows] - EPS)[:, None]
@@ -737,7 +780,10 @@ def _receipt_exceptions(
         (
             move_in,
             "RESCHEDULE_IN",
-            "receipt " + order + " arrives after it is needed: move it in to " + labels[earliest],
+            "receipt "
+            + order
+            + " arrives after it is needed: move it in to "
+            + labels[np.minimum(earliest, periods - 1)],
         ),
         (cancel, "CANCEL", "receipt " + order + " is not needed within the horizon: cancel it"),
         (

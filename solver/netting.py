@@ -14,9 +14,11 @@ dynamic rules' spans); then the contract's order-quantity steps apply (assembly 
 minimum, multiple).
 
 Arrays are bucket-major, shape (T, n): each step reads and writes one contiguous row per
-array. The caller may hand in the output arrays (views into its own, larger arrays), so
-a whole plan's grids are allocated once; at 100,000 items × 104 buckets each grid is a
-few hundred megabytes, and fresh memory, not arithmetic, is what costs most here.
+array. The caller may hand in the projected-on-hand grid (a view into its own, larger
+one), so a whole plan's grids are allocated once; at 100,000 items × 104 buckets each
+grid is a few hundred megabytes, and fresh memory, not arithmetic, is what costs most
+here. What is sparse stays sparse: receipts already decided come in as a sparse matrix,
+and planned orders (with the net requirement each answers) go out as a list.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import numpy.typing as npt
+import scipy.sparse as sp
 
 from sheetloop.solver.lot_rules import EPS, OrderSteps, lots_covering
 
@@ -37,8 +40,9 @@ class NettingInput:
     """Records to net (columns) over buckets (rows). NaN in a parameter means "none"."""
 
     gross: FloatArray  # (T, n)
-    scheduled: FloatArray  # (T, n) open receipts, netted where they are
-    firm: FloatArray | None  # (T, n) good quantity of firm planned orders; None: none
+    # (T, n) good quantity of supply already decided, netted where it is: open receipts and
+    # firm planned orders. Sparse: few records have any.
+    fixed: sp.csr_matrix
     on_hand: FloatArray  # (n,) on hand − allocated
     safety_stock: FloatArray  # (n,)
     lot_size: FloatArray  # (n,) FOQ / EOQ lot; NaN: no lots
@@ -49,49 +53,44 @@ class NettingInput:
 
 
 @dataclass
-class NettingGrids:
-    """The (T, n) grids netting fills. ``net`` and ``receipts`` must start at zero (only
-    buckets with an order are written); ``on_hand`` is written in full."""
-
-    net: FloatArray  # net requirements
-    receipts: FloatArray  # good quantity of planned receipts
-    on_hand: FloatArray  # projected on hand at the end of each bucket
-
-    @classmethod
-    def zeros(cls, periods: int, n: int) -> NettingGrids:
-        return cls(np.zeros((periods, n)), np.zeros((periods, n)), np.empty((periods, n)))
-
-
-@dataclass
 class PlannedReceipts:
     """Every planned order netting made, bucket by bucket (within a bucket by record)."""
 
     bucket: IntArray  # due bucket
     record: IntArray  # column of the netted arrays
+    need: FloatArray  # the net requirement it answers
     qty: FloatArray  # ordered quantity
     good: FloatArray  # good quantity (after assembly scrap)
 
     def take(self, order: IntArray) -> PlannedReceipts:
         """These orders in another order (or a subset)."""
         return PlannedReceipts(
-            self.bucket[order], self.record[order], self.qty[order], self.good[order]
+            self.bucket[order],
+            self.record[order],
+            self.need[order],
+            self.qty[order],
+            self.good[order],
         )
 
 
 @dataclass
 class NettingResult:
-    grids: NettingGrids
+    on_hand: FloatArray  # (T, n) projected on hand at the end of each bucket
     orders: PlannedReceipts
 
 
-def net(inp: NettingInput, out: NettingGrids | None = None) -> NettingResult:
-    """Net every record over every bucket (see the module docstring)."""
+def net(inp: NettingInput, on_hand: FloatArray | None = None) -> NettingResult:
+    """Net every record over every bucket (see the module docstring). ``on_hand``: the
+    (T, n) grid to write projected on hand into (a view of the caller's), or None."""
     periods, n = inp.gross.shape
-    grids = out if out is not None else NettingGrids.zeros(periods, n)
+    poh = on_hand if on_hand is not None else np.empty((periods, n))
     steps = OrderSteps(inp.scrap_pct, inp.min_qty, inp.multiple)
     has_lots = np.isfinite(inp.lot_size) & (inp.lot_size > 0)
     any_lots = bool(has_lots.any())
     ss_floor = inp.safety_stock - EPS
+    fixed = inp.fixed.tocsr()
+    fixed.sum_duplicates()
+    fixed_at = fixed.indptr.tolist()
     # Spans: the running total of flows, for the records that ever cover more than one
     # bucket only (POQ and the dynamic rules; most records are lot-for-lot).
     cover = inp.cover
@@ -99,23 +98,18 @@ def net(inp: NettingInput, out: NettingGrids | None = None) -> NettingResult:
         np.flatnonzero((cover > 1).any(axis=0)) if cover is not None else np.zeros(0, np.int64)
     )
     if spanning.size and cover is not None:
-        flow = inp.scheduled[:, spanning] - inp.gross[:, spanning]
-        if inp.firm is not None:
-            flow += inp.firm[:, spanning]
-        cumulative = np.cumsum(flow, axis=0)
+        cumulative = np.cumsum(fixed[:, spanning].toarray() - inp.gross[:, spanning], axis=0)
         span_col = np.full(n, -1, dtype=np.int64)
         span_col[spanning] = np.arange(spanning.size)
-    buckets: list[IntArray] = []
-    records: list[IntArray] = []
-    quantities: list[FloatArray] = []
-    goods: list[FloatArray] = []
+    parts: list[tuple[IntArray, FloatArray, FloatArray, FloatArray]] = []
+    buckets: list[int] = []
     previous = inp.on_hand.astype(np.float64)
     for t in range(periods):
-        row = grids.on_hand[t]
-        np.add(previous, inp.scheduled[t], out=row)
-        row -= inp.gross[t]
-        if inp.firm is not None:
-            row += inp.firm[t]
+        row = poh[t]
+        np.subtract(previous, inp.gross[t], out=row)
+        lo, hi = fixed_at[t], fixed_at[t + 1]
+        if hi > lo:
+            row[fixed.indices[lo:hi]] += fixed.data[lo:hi]
         idx = np.flatnonzero(row < ss_floor)
         if idx.size:
             need = inp.safety_stock[idx] - row[idx]
@@ -137,18 +131,19 @@ def net(inp: NettingInput, out: NettingGrids | None = None) -> NettingResult:
                     amount = amount.copy() if amount is need else amount
                     amount[lots] = lots_covering(amount[lots], inp.lot_size[idx[lots]])
             ordered, received = steps.ordered(amount, idx)
-            grids.net[t, idx] = need
-            grids.receipts[t, idx] = received
             row[idx] += received
-            buckets.append(np.full(idx.size, t, dtype=np.int64))
-            records.append(idx)
-            quantities.append(ordered)
-            goods.append(received)
+            parts.append((idx, need, ordered, received))
+            buckets.append(t)
         previous = row
+    if not parts:
+        empty = np.zeros(0, np.int64)
+        return NettingResult(poh, PlannedReceipts(empty, empty, *(np.zeros(0),) * 3))
+    sizes = [len(p[0]) for p in parts]
     orders = PlannedReceipts(
-        np.concatenate(buckets) if buckets else np.zeros(0, np.int64),
-        np.concatenate(records).astype(np.int64) if records else np.zeros(0, np.int64),
-        np.concatenate(quantities) if quantities else np.zeros(0),
-        np.concatenate(goods) if goods else np.zeros(0),
+        np.repeat(np.array(buckets, dtype=np.int64), sizes),
+        np.concatenate([p[0] for p in parts]).astype(np.int64),
+        np.concatenate([p[1] for p in parts]),
+        np.concatenate([p[2] for p in parts]),
+        np.concatenate([p[3] for p in parts]),
     )
-    return NettingResult(grids, orders)
+    return NettingResult(poh, orders)
