@@ -334,7 +334,7 @@ def plan(
     frames.append(_receipt_exceptions(calendar, rec, rec_rows, poh, first_need, safety_stock))
     exceptions += _safety_stock_exceptions(records, poh, safety_stock)
 
-    def by_record(values: FloatArray) -> sp.csr_matrix:
+    def record_major(values: FloatArray) -> sp.csr_matrix:
         return sp.csr_matrix((values, (planned.record, planned.bucket)), shape=(n, periods))
 
     return MrpResult(
@@ -349,8 +349,8 @@ def plan(
             "Scheduled Receipts": sp.csr_matrix(
                 (rec_qty, (rec_rows, rec_bucket)), shape=(n, periods)
             ),
-            "Net Requirements": by_record(planned.need),
-            "Planned Receipts": by_record(planned.good),
+            "Net Requirements": record_major(planned.need),
+            "Planned Receipts": record_major(planned.good),
         },
         demand=dem,
         initial=on_hand,
