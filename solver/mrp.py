@@ -334,8 +334,11 @@ def plan(
     frames.append(_receipt_exceptions(calendar, rec, rec_rows, poh, first_need, safety_stock))
     exceptions += _safety_stock_exceptions(records, poh, safety_stock)
 
+    # Planned orders are sorted by record, then bucket: their CSR structure is at hand.
+    starts_at = np.r_[0, np.cumsum(np.bincount(planned.record, minlength=n))]
+
     def record_major(values: FloatArray) -> sp.csr_matrix:
-        return sp.csr_matrix((values, (planned.record, planned.bucket)), shape=(n, periods))
+        return sp.csr_matrix((values, planned.bucket, starts_at), shape=(n, periods))
 
     return MrpResult(
         calendar,
