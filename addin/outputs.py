@@ -33,11 +33,19 @@ def bucket_dates(buckets: pd.Series | np.ndarray, calendar: Calendar) -> pd.Seri
     values = np.asarray(buckets, dtype=np.int64)
     if not calendar.is_dated:
         return pd.Series(values + 1)
-    distinct, position = np.unique(values, return_inverse=True)
+    if not len(values):
+        return pd.Series(np.array([], dtype="datetime64[s]"))
+    # Millions of orders share a hundred or so buckets: each bucket's date is made once,
+    # and looked up in a table of the range of buckets (no sort of the millions).
+    low, high = int(values.min()), int(values.max())
+    if high - low > len(values):
+        distinct, position = np.unique(values, return_inverse=True)
+    else:
+        distinct, position = np.arange(low, high + 1), values - low
     starts = np.array(
         [np.datetime64(calendar.start_of(int(b)), "s") for b in distinct], dtype="datetime64[s]"
     )
-    return pd.Series(starts[position] if len(values) else starts[:0])
+    return pd.Series(starts[position])
 
 
 def exceptions_with(

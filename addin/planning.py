@@ -8,7 +8,8 @@ through the same interface.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -19,11 +20,13 @@ from sheetloop.solver.buckets import Calendar
 from sheetloop.solver.mrp import LINES, MrpResult
 from sheetloop.solver.mrp import plan as run_mrp
 from sheetloop.solver.pegging import peg, pegged_to
+from sheetloop.workbooks.coerce import to_code, to_yesno
 from sheetloop.workbooks.interface import (
     SHORTFALL,
     WARNING,
     ChartSpec,
     ConditionalFormat,
+    RawTable,
     RowSeries,
     TableWrite,
     WorkbookReader,
@@ -35,6 +38,7 @@ from sheetloop.workbooks.schema import (
     MRP_GRID,
     PEGGING,
     PLANNED_ORDERS,
+    header_key,
 )
 from sheetloop.workbooks.sheet_xml import EXCEL_MAX_ROWS
 from sheetloop.workbooks.validation import LoadedBook
@@ -61,7 +65,7 @@ def firm_orders(book: WorkbookReader, loaded: LoadedBook) -> pd.DataFrame:
     if raw is None:
         return pd.DataFrame(columns=["Order", "Item", "Site", "Due", "Release", "Qty"])
     periods = loaded.settings.bucket == "period"
-    table, problems = parse_table(raw, PLANNED_ORDERS, periods=periods)
+    table, problems = parse_table(_firm_rows_only(raw), PLANNED_ORDERS, periods=periods)
     frame = table.frame
     firm = frame[frame["Firm"].fillna(False).astype(bool)]
     errors = [p for p in problems if _row_of(p) in set(table.excel_rows[firm.index].tolist())]
@@ -81,6 +85,26 @@ def firm_orders(book: WorkbookReader, loaded: LoadedBook) -> pd.DataFrame:
     )
     keep = firm[~firm["External Id"].isin(external) | firm["External Id"].isna()]
     return keep[["Order", "Item", "Site", "Due", "Release", "Qty", "External Id"]]
+
+
+def _firm_rows_only(raw: RawTable) -> RawTable:
+    """The table with the rows firm orders are about (the firm rows, and rows sharing an
+    Order with one, for the duplicate check) and every other row blanked, so each cell
+    keeps its row number. A big plan's PlannedOrders has a million rows and few firm ones:
+    parsing them all would cost seconds."""
+    keys = [header_key(h) for h in raw.headers]
+    if "firm" not in keys or "order" not in keys:
+        return raw
+    firm_at, order_at = keys.index("firm"), keys.index("order")
+    firm, _ = to_yesno([r[firm_at] if firm_at < len(r) else None for r in raw.rows])
+    orders, _ = to_code([r[order_at] if order_at < len(r) else None for r in raw.rows])
+    ids = {o for o, f in zip(orders, firm, strict=True) if f}
+    blank: list[Any] = [""] * len(raw.headers)
+    rows = [
+        r if f or o in ids else (blank if len(r) == len(blank) else [""] * len(r))
+        for r, f, o in zip(raw.rows, firm, orders, strict=True)
+    ]
+    return replace(raw, rows=rows)
 
 
 def _row_of(problem: Problem) -> int:
@@ -107,7 +131,7 @@ def plan_book(
         firm=firm,
     )
     tiers = _tiers(loaded)
-    pegging = peg(result, demand, tiers)
+    pegging = peg(result, demand, tiers, max_demands=settings.pegging_demands)
     orders = _planned_orders_frame(result, calendar, pegging, firm)
     exceptions = exceptions_with(book, result.exceptions, calendar, ALLOCATION_CODES)
     grid, note = _grid_frame(result, calendar, settings.mrp_grid_items, loaded)
@@ -151,9 +175,9 @@ def _planned_orders_frame(
     frame = pd.DataFrame(
         {
             "Order": orders["Order"].to_numpy(object),
-            "Item": orders["Item"].to_numpy(object),
-            "Site": orders["Site"].to_numpy(object),
-            "Kind": orders["Kind"].to_numpy(object),
+            "Item": _repeated(orders["Item"]),
+            "Site": _repeated(orders["Site"]),
+            "Kind": _repeated(orders["Kind"]),
             "Release": bucket_dates(orders["Release"], calendar),
             "Due": bucket_dates(orders["Due"], calendar),
             "Qty": orders["Qty"].to_numpy(float),
@@ -162,14 +186,30 @@ def _planned_orders_frame(
         }
     )
     if len(firm):
-        # A firm row keeps the dates the planner gave it.
+        # A firm row keeps the dates the planner gave it. Only the firm rows are looked
+        # up: matching millions of order ids would cost seconds.
         given = firm.set_index("Order")
+        rows = np.flatnonzero(frame["Firm"].to_numpy(bool))
+        ids = frame["Order"].iloc[rows]
         for column in ("Due", "Release"):
-            keep = frame["Order"].map(given[column]) if column in given else None
-            if keep is not None:
-                frame[column] = keep.where(keep.notna(), frame[column])
-        frame["External Id"] = frame["Order"].map(given["External Id"])
+            if column in given:
+                keep = ids.map(given[column])
+                values = frame[column].to_numpy(copy=True)
+                values[rows] = keep.where(keep.notna(), frame[column].iloc[rows]).to_numpy()
+                frame[column] = values
+        external = np.full(len(frame), None, dtype=object)
+        external[rows] = ids.map(given["External Id"]).to_numpy(object)
+        frame["External Id"] = external
     return frame
+
+
+def _repeated(values: pd.Series) -> pd.Series | np.ndarray:
+    """A column whose values repeat over millions of orders (Item, Site, Kind): a
+    categorical, as the engine gives them, is kept, so writers handle each distinct value
+    once; anything else as objects."""
+    if isinstance(values.dtype, pd.CategoricalDtype):
+        return values.reset_index(drop=True)
+    return values.to_numpy(object)
 
 
 def _grid_frame(
@@ -183,18 +223,14 @@ def _grid_frame(
         result.exceptions.set_index(["Item", "Site"]).index
     )
     order = np.lexsort((-value, ~flagged))
-    items_in_order = pd.unique(records["Item"].to_numpy(object)[order])
-    shown_items = set(items_in_order[:limit])
-    chosen = [r for r in order.tolist() if records["Item"].iat[r] in shown_items]
-    chosen = chosen[: (EXCEL_MAX_ROWS - 10) // len(LINES)]
-    arrays = (
-        result.gross,
-        result.scheduled,
-        result.on_hand,
-        result.net,
-        result.receipts,
-        result.releases,
-    )
+    item_codes, _ = pd.factorize(records["Item"])
+    # Items in the order their first record comes: the first ``limit`` are shown.
+    first_seen = np.full(item_codes.max(initial=-1) + 1, len(order))
+    np.minimum.at(first_seen, item_codes[order], np.arange(len(order)))
+    shown = np.zeros(len(first_seen), dtype=bool)
+    shown[np.argsort(first_seen, kind="stable")[:limit]] = True
+    chosen = order[shown[item_codes[order]]][: (EXCEL_MAX_ROWS - 10) // len(LINES)]
+    shown_items = int(shown.sum())
     labels = calendar.labels()
     n = len(chosen)
     data: dict[str, object] = {
@@ -203,8 +239,10 @@ def _grid_frame(
         "Line": np.tile(np.array(LINES, dtype=object), n),
         "Safety Stock": np.repeat(records["Safety Stock"].to_numpy(float)[chosen], len(LINES)),
     }
+    # Only the shown records' lines: the engine holds some lines sparse for all of them.
+    lines = result.lines(chosen)
     stacked = (
-        np.stack([a[chosen] for a in arrays], axis=1).reshape(n * len(LINES), -1)
+        np.stack([lines[line] for line in LINES], axis=1).reshape(n * len(LINES), -1)
         if n
         else np.zeros((0, len(labels)))
     )
@@ -212,9 +250,9 @@ def _grid_frame(
         data[label] = np.round(stacked[:, j], 6)
     total_items = records["Item"].nunique()
     note = None
-    if len(shown_items) < total_items:
+    if shown_items < total_items:
         note = (
-            f"Showing {len(shown_items):,} of {total_items:,} items (items with exceptions "
+            f"Showing {shown_items:,} of {total_items:,} items (items with exceptions "
             "first, then by value): raise the MRP Grid Items setting to see more."
         )
     return pd.DataFrame(data), note

@@ -6,7 +6,10 @@
 Prints: the vectorised engine on the whole synthetic company; the engine and the
 per-item, per-bucket reference (kept in tests/support) on the same smaller company, and
 their ratio; pegging; and with ``--end-to-end`` ``sheetloop plan`` on a written book
-(read, plan, write every output). Timings are printed, never asserted.
+(read, plan, write every output) in a process of its own: its wall time and peak memory,
+and where the time went (each step's inclusive time, nested steps indented, with the
+process's peak memory when the step ended). ``--end-to-end-only`` skips the engine
+comparisons. Timings are printed, never asserted.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
@@ -76,7 +80,23 @@ def main() -> None:
     parser.add_argument("--buckets", type=int, default=104)
     parser.add_argument("--reference-items", type=int, default=2_000)
     parser.add_argument("--end-to-end", action="store_true")
+    parser.add_argument("--end-to-end-only", action="store_true")
+    parser.add_argument("--book", help="with --end-to-end: plan a copy of this book instead")
+    parser.add_argument(
+        "--pegging-demands",
+        type=int,
+        action="append",
+        metavar="N",
+        help="with --end-to-end: the Pegging Demands setting (repeat to compare several)",
+    )
+    parser.add_argument("--breakdown-of", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.breakdown_of:
+        breakdown(Path(args.breakdown_of))
+        return
+    if args.end_to_end_only:
+        end_to_end(args)
+        return
     calendar = Calendar.create("week", HORIZON, args.buckets)
 
     company = synthetic_company(
@@ -136,7 +156,95 @@ def main() -> None:
     timed(f"pegging, {args.reference_items:,} items", lambda: peg(small_result))  # type: ignore[arg-type]
 
     if args.end_to_end:
-        with tempfile.TemporaryDirectory() as tmp:
+        # The plan runs in a process of its own: this one's company and plans (gigabytes
+        # at 100,000 items) would otherwise count against the machine while it runs.
+        del company, result, small, small_result
+        end_to_end(args)
+
+
+#: Steps of ``sheetloop plan`` that --end-to-end times: (label, depth, where each is looked
+#: up as "module:attribute"). A step is timed where its callers find it, so a function
+#: imported by name into another module is wrapped there; steps the code no longer has
+#: are skipped.
+STEPS: tuple[tuple[str, int, tuple[str, ...]], ...] = (
+    ("read and validate the book", 0, ("sheetloop.addin.commands:validated",)),
+    ("plan_book: engine to output frames", 0, ("sheetloop.addin.commands:plan_book",)),
+    ("firm orders (reads PlannedOrders)", 1, ("sheetloop.addin.planning:firm_orders",)),
+    ("engine", 1, ("sheetloop.addin.planning:run_mrp",)),
+    ("pegging", 1, ("sheetloop.addin.planning:peg",)),
+    ("PlannedOrders frame", 1, ("sheetloop.addin.planning:_planned_orders_frame",)),
+    ("Pegged To summaries", 2, ("sheetloop.addin.planning:pegged_to",)),
+    ("Exceptions frame", 1, ("sheetloop.addin.planning:exceptions_with",)),
+    ("MRP grid", 1, ("sheetloop.addin.planning:_grid_frame",)),
+    ("MRP formats and chart", 1, ("sheetloop.addin.planning:_grid_presentation",)),
+    ("stage the outputs", 0, ("sheetloop.addin.commands:_stage_outputs",)),
+    ("fit to a sheet", 1, ("sheetloop.addin.commands:fit_to_sheet",)),
+    (
+        "CSV export",
+        2,
+        ("sheetloop.workbooks.csv_export:export_csv", "sheetloop.addin.commands:export_csv"),
+    ),
+    ("user columns carried over", 1, ("sheetloop.workbooks.file_book:FileBook.replace_table",)),
+    ("write the xlsx", 0, ("sheetloop.workbooks.file_book:FileBook.save",)),
+    ("sheet XML", 1, ("sheetloop.workbooks.file_book:render_table_sheet",)),
+    ("zip and deflate", 1, ("sheetloop.workbooks.zip_package:Package.save_to",)),
+)
+
+
+def breakdown(book: Path) -> None:
+    """Run ``sheetloop plan BOOK`` in this process with every step of STEPS timed, and
+    print the steps (run by ``end_to_end`` in a child process)."""
+    import functools
+    import importlib
+    import resource
+
+    from sheetloop.addin import cli
+
+    spent: dict[str, float] = {}
+    peak: dict[str, float] = {}
+
+    def timer(label: str, inner: Callable[..., object]) -> Callable[..., object]:
+        @functools.wraps(inner)
+        def timed_step(*args: object, **kwargs: object) -> object:
+            started = time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                spent[label] = spent.get(label, 0.0) + time.perf_counter() - started
+                peak[label] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
+
+        return timed_step
+
+    for label, _, places in STEPS:
+        for place in places:
+            module_name, dotted = place.split(":")
+            owner: object = importlib.import_module(module_name)
+            *path, name = dotted.split(".")
+            for part in path:
+                owner = getattr(owner, part)
+            if hasattr(owner, name):
+                setattr(owner, name, timer(label, getattr(owner, name)))
+    started = time.perf_counter()
+    status = cli.main(["plan", str(book)])
+    total = time.perf_counter() - started
+    print(f"exit status {status}")
+    for label, depth, _ in STEPS:
+        if label in spent:
+            name = "  " * depth + label
+            print(f"{name:48} {spent[label]:8.2f} s   peak so far {peak[label]:5.2f} GB")
+    print(f"{'plan, in process':48} {total:8.2f} s")
+
+
+def end_to_end(args: argparse.Namespace) -> None:
+    """Write the demo book, then time ``sheetloop plan`` on it in a child process (once
+    per ``--pegging-demands`` value, on a fresh copy each time)."""
+    import os
+    import shutil
+
+    with tempfile.TemporaryDirectory() as tmp:
+        if args.book:
+            source = Path(args.book)
+        else:
             subprocess.run(
                 [
                     sys.executable,
@@ -156,13 +264,38 @@ def main() -> None:
                 check=True,
                 capture_output=True,
             )
-            book = next(Path(tmp).glob("*.xlsx"))
-            timed(
-                "sheetloop plan, end to end",
-                lambda: subprocess.run(
-                    [sys.executable, "-m", "sheetloop.addin.cli", "plan", str(book)], check=False
-                ),
+            source = next(Path(tmp).glob("*.xlsx"))
+        for cap in args.pegging_demands or [None]:
+            book = Path(tmp) / "plan" / source.name
+            shutil.rmtree(book.parent, ignore_errors=True)
+            book.parent.mkdir()
+            shutil.copyfile(source, book)
+            if cap is not None:
+                set_pegging_demands(book, cap)
+            print(f"--- sheetloop plan, Pegging Demands = {cap or 'default'}", flush=True)
+            started = time.perf_counter()
+            child = subprocess.Popen(
+                [sys.executable, __file__, "--breakdown-of", str(book)],
+                stdout=sys.stdout,
+                stderr=sys.stderr,
             )
+            _, _, usage = os.wait4(child.pid, 0)
+            seconds = time.perf_counter() - started
+            print(f"{'sheetloop plan, end to end (own process)':48} {seconds:8.2f} s")
+            print(f"{'  peak memory':48} {usage.ru_maxrss / 1024**2:8.2f} GB")
+            for csv_file in sorted((book.parent / f"{book.stem}-export").glob("*.csv")):
+                print(f"  {csv_file.name}: {csv_file.stat().st_size / 1e6:,.0f} MB")
+
+
+def set_pegging_demands(book: Path, cap: int) -> None:
+    """Add a ``Pegging Demands`` row to the book's Settings, as a planner would."""
+    from sheetloop.workbooks.file_book import FileBook
+    from sheetloop.workbooks.interface import TablePatch
+    from sheetloop.workbooks.schema import SETTINGS
+
+    opened = FileBook.open(book)
+    opened.patch_table(TablePatch(SETTINGS, appends=[{"Setting": "Pegging Demands", "Value": cap}]))
+    opened.save()
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ indexes gain entries, and every other part is copied byte for byte.
 from __future__ import annotations
 
 import datetime as dt
+import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +31,7 @@ from sheetloop.workbooks.guard import check_book_file
 from sheetloop.workbooks.interface import RawTable, TablePatch, TableWrite, stage_patch
 from sheetloop.workbooks.ooxml import (
     CT_TABLE,
+    NS_MAIN,
     REL_TABLE,
     TableEntry,
     WorkbookIndex,
@@ -52,7 +54,7 @@ from sheetloop.workbooks.sheet_xml import (
 from sheetloop.workbooks.state_cells import STATE_SHEET, state_from_rows, state_rows
 from sheetloop.workbooks.styles_xml import Styles
 from sheetloop.workbooks.table_patch import apply_patch
-from sheetloop.workbooks.user_columns import with_user_columns
+from sheetloop.workbooks.user_columns import BUCKET_LABEL, with_user_columns
 from sheetloop.workbooks.zip_package import Package
 
 _EMPTY_SHEET = (
@@ -78,6 +80,7 @@ class FileBook:
     _state: dict[str, str] = field(default_factory=dict)
     _tables_read: dict[str, RawTable | None] = field(default_factory=dict)
     _patches: list[tuple[TablePatch, RawTable]] = field(default_factory=list)
+    _columns: dict[str, list[str]] | None = None
 
     @classmethod
     def open(cls, path: Path, *, new_ok: bool = False) -> FileBook:
@@ -153,7 +156,25 @@ class FileBook:
         self._state[key] = value
 
     def _with_user_columns(self, write: TableWrite) -> pd.DataFrame:
+        declared = self._declared_columns().get(header_key(write.spec.name))
+        if declared is not None and not _user_columns_among(declared, write):
+            # Nothing of the user's to carry over: the table's rows (a million, in a big
+            # plan) need not be read.
+            return write.frame
         return with_user_columns(self.find_table(write.spec.name), write)
+
+    def _declared_columns(self) -> dict[str, list[str]]:
+        """Each Excel table's column names as its table part declares them (no cell is
+        read), by table name."""
+        if self._columns is None:
+            self._columns = {}
+            if self.path.exists():
+                with Package(self.path) as package:
+                    for entry in tables(package, WorkbookIndex(package)):
+                        root = ET.fromstring(package.read(entry.part))
+                        names = [c.get("name", "") for c in root.iter(f"{{{NS_MAIN}}}tableColumn")]
+                        self._columns[header_key(entry.name)] = names
+        return self._columns
 
     # --- saving -------------------------------------------------------------------------
 
@@ -182,6 +203,7 @@ class FileBook:
         self._patches.clear()
         self._reader = None
         self._tables_read.clear()
+        self._columns = None
         return target
 
 
@@ -330,6 +352,18 @@ class _PackageWriter:
         while self.index.sheet(f"{name} ({n})") is not None:
             n += 1
         return f"{name} ({n})"
+
+
+def _user_columns_among(declared: list[str], write: TableWrite) -> bool:
+    """Whether a table's columns include one the user added (as ``with_user_columns``
+    tells them from sheetloop's own)."""
+    ours = {header_key(c) for c in write.frame.columns} | {c.key for c in write.spec.columns}
+    return any(
+        header_key(h) not in ours
+        and h.strip()
+        and not (write.spec.open_columns and BUCKET_LABEL.match(h.strip()))
+        for h in declared
+    )
 
 
 def write_state_sheet(package: Package, index: WorkbookIndex, state: dict[str, str]) -> None:

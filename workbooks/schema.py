@@ -452,6 +452,13 @@ SETTING_SPECS: tuple[Setting, ...] = (
     ),
     Setting("Allocate Forecast", Kind.YESNO, False, "allocate forecast as well as orders"),
     Setting("MRP Grid Items", Kind.INTEGER, 2000, "how many items the MRP grid shows", minimum=0),
+    Setting(
+        "Pegging Demands",
+        Kind.INTEGER,
+        10,
+        "demands listed per order in Pegging; the rest are summed as (other demands)",
+        minimum=1,
+    ),
 )
 
 # --- outputs ---------------------------------------------------------------------------------

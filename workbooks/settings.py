@@ -28,6 +28,7 @@ class Settings:
     allocate_planned_orders: bool = False
     allocate_forecast: bool = False
     mrp_grid_items: int = 2000
+    pegging_demands: int = 10
 
     @property
     def calendar(self) -> Calendar:

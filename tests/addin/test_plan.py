@@ -5,7 +5,9 @@ from __future__ import annotations
 import csv
 import datetime as dt
 from pathlib import Path
+from typing import Any
 
+import numpy as np
 import pandas as pd
 import pytest
 from support.books import make_book, sha256
@@ -25,31 +27,32 @@ def run(args: list[str], capsys: pytest.CaptureFixture[str]) -> tuple[int, str, 
     return code, out, err
 
 
+#: A bike from a frame and two wheels; stock and one open order.
+SMALL: dict[str, list[list[Any]]] = {
+    "Settings": [["Setting", "Value"], ["Horizon Start", MONDAY], ["Periods", 6]],
+    "Items": [
+        ["Item", "Lead Time", "Lot Rule", "Lot Size"],
+        ["BIKE", 7, "L4L", None],
+        ["FRAME", 14, "FOQ", 10],
+        ["WHEEL", 7, "L4L", None],
+    ],
+    "BOM": [["Parent", "Component", "Qty Per"], ["BIKE", "FRAME", 1], ["BIKE", "WHEEL", 2]],
+    "Inventory": [["Item", "On Hand"], ["BIKE", 2], ["WHEEL", 4]],
+    "Receipts": [
+        ["Order", "Item", "Due", "Qty", "External Id"],
+        ["PO-1", "WHEEL", MONDAY + dt.timedelta(weeks=2), 6, "ERP-9"],
+    ],
+    "Demand": [
+        ["Demand", "Item", "Due", "Qty"],
+        ["SO-1", "BIKE", MONDAY + dt.timedelta(weeks=2), 5],
+        ["SO-2", "BIKE", MONDAY + dt.timedelta(weeks=4), 3],
+    ],
+}
+
+
 def small_book(tmp_path: Path) -> Path:
     """A bike from a frame and two wheels; stock and one open order."""
-    return make_book(
-        tmp_path / "plan.xlsx",
-        {
-            "Settings": [["Setting", "Value"], ["Horizon Start", MONDAY], ["Periods", 6]],
-            "Items": [
-                ["Item", "Lead Time", "Lot Rule", "Lot Size"],
-                ["BIKE", 7, "L4L", None],
-                ["FRAME", 14, "FOQ", 10],
-                ["WHEEL", 7, "L4L", None],
-            ],
-            "BOM": [["Parent", "Component", "Qty Per"], ["BIKE", "FRAME", 1], ["BIKE", "WHEEL", 2]],
-            "Inventory": [["Item", "On Hand"], ["BIKE", 2], ["WHEEL", 4]],
-            "Receipts": [
-                ["Order", "Item", "Due", "Qty", "External Id"],
-                ["PO-1", "WHEEL", MONDAY + dt.timedelta(weeks=2), 6, "ERP-9"],
-            ],
-            "Demand": [
-                ["Demand", "Item", "Due", "Qty"],
-                ["SO-1", "BIKE", MONDAY + dt.timedelta(weeks=2), 5],
-                ["SO-2", "BIKE", MONDAY + dt.timedelta(weeks=4), 3],
-            ],
-        },
-    )
+    return make_book(tmp_path / "plan.xlsx", SMALL)
 
 
 def table(path: Path, name: str) -> pd.DataFrame:
@@ -101,6 +104,34 @@ def test_pegged_quantities_add_up_to_each_orders_good_quantity(
     orders = table(path, "PlannedOrders").set_index("Order")["Qty"]
     pegged = table(path, "Pegging").groupby("Order")["Qty"].sum()
     assert pegged.reindex(orders.index).round(6).tolist() == orders.round(6).tolist()
+
+
+def test_pegging_lists_as_many_demands_per_order_as_the_settings_say(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    path = small_book(tmp_path)
+    run(["plan", str(path)], capsys)
+    frame_order = "FRAME@MAIN#2026-12-07"  # a lot of 10 frames for both bikes' orders
+    pegging = table(path, "Pegging")
+    assert pegging[pegging["Order"] == frame_order]["Demand"].tolist() == [
+        "SO-1",
+        "SO-2",
+        "(lot excess)",
+    ]
+    fewer = make_book(
+        tmp_path / "fewer.xlsx",
+        {
+            **SMALL,
+            "Settings": [*SMALL["Settings"], ["Pegging Demands", 1]],
+        },
+    )
+    assert run(["plan", str(fewer)], capsys)[0] == 0
+    pegging = table(fewer, "Pegging")
+    assert pegging[pegging["Order"] == frame_order][["Demand", "Qty"]].values.tolist() == [
+        ["SO-1", 3.0],
+        ["(lot excess)", 4.0],
+        ["(other demands)", 3.0],
+    ]
 
 
 def test_the_same_inputs_give_the_same_order_ids(
@@ -250,3 +281,55 @@ def test_the_mrp_sheet_shows_shortfalls_and_a_chart_of_the_items_needing_attenti
         chart_xml = "".join(z.read(n).decode() for n in charts)
     assert '"Projected On Hand"' in xml and "conditionalFormatting" in xml
     assert len(charts) == 1 and "Projected on hand against safety stock" in chart_xml
+
+
+def test_the_mrp_sheet_shows_the_items_needing_attention_first_as_many_as_set(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    items = [["Item", "Lead Time", "Lot Rule", "Lot Size", "Unit Cost"]]
+    items += [[*row, cost] for row, cost in zip(SMALL["Items"][1:], [300, 40, 50], strict=True)]
+    path = make_book(
+        tmp_path / "grid.xlsx",
+        {**SMALL, "Items": items, "Settings": [*SMALL["Settings"], ["MRP Grid Items", 1]]},
+    )
+    code, out, _ = run(["plan", str(path)], capsys)
+    assert code == 0 and "needs attention first: FRAME, WHEEL" in out
+    # FRAME and WHEEL have exceptions; of those a wheel's requirements are worth more.
+    assert set(table(path, "MRP")["Item"]) == {"WHEEL"}
+    note = FileBook.open(path).reader.sheet_rows("MRP")[0][0]
+    assert note.startswith("Showing 1 of 3 items")
+
+
+def test_a_firm_order_with_a_problem_stops_plan_naming_its_cell_and_others_do_not(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    path = small_book(tmp_path)
+    run(["plan", str(path)], capsys)
+    frame = table(path, "PlannedOrders")
+    # Row 2 is not firm: its nonsense is not plan's business. Row 4 is firm, for an item
+    # that is not in Items.
+    frame.loc[0, "Qty"] = -5
+    frame.loc[2, ["Firm", "Item"]] = [True, "GHOST"]
+    book = FileBook.open(path)
+    book.replace_table(TableWrite(PLANNED_ORDERS, frame))
+    book.save()
+    code, _, err = run(["plan", str(path)], capsys)
+    assert code == 1
+    assert "PlannedOrders!B4: firm order's item 'GHOST' is not in Items" in err
+    assert "PlannedOrders!G2" not in err
+
+
+def test_bucket_dates_are_each_buckets_first_day_or_its_period_number():
+    from sheetloop.addin.outputs import bucket_dates
+    from sheetloop.solver.buckets import Calendar
+
+    weeks = Calendar.create("week", MONDAY, 104)
+    dates = bucket_dates(pd.Series([0, 3, 0, 1_000]), weeks).dt.date.tolist()
+    assert dates == [
+        MONDAY,
+        MONDAY + dt.timedelta(weeks=3),
+        MONDAY,
+        MONDAY + dt.timedelta(weeks=1_000),
+    ]
+    periods = Calendar.create("period", MONDAY, 6)
+    assert bucket_dates(np.array([0, 5]), periods).tolist() == [1, 6]

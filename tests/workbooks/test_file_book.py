@@ -81,6 +81,22 @@ def test_columns_the_user_added_to_an_output_table_survive_a_rewrite(template: P
     }
 
 
+def test_rewriting_an_output_table_of_only_sheetloops_columns_does_not_read_its_rows(
+    template: Path, monkeypatch: pytest.MonkeyPatch
+):
+    book = FileBook.open(template)
+    book.replace_table(TableWrite(PLANNED_ORDERS, planned(["A@MAIN#1", "A@MAIN#2"])))
+    book.save()
+    # Its columns are in the table's definition: reading a million rows to learn that no
+    # column of the user's is among them would cost seconds.
+    book = FileBook.open(template)
+    monkeypatch.setattr(book.reader, "find_table", lambda name: pytest.fail(f"read {name}"))
+    book.replace_table(TableWrite(PLANNED_ORDERS, planned(["A@MAIN#3"])))
+    book.save()
+    back = FileBook.open(template).find_table("PlannedOrders")
+    assert back is not None and [r[0] for r in back.rows] == ["A@MAIN#3"]
+
+
 def test_a_saved_book_records_the_contract_version_and_recalculates_on_open(template: Path):
     book = FileBook.open(template)
     book.replace_table(TableWrite(EXCEPTIONS, pd.DataFrame({"Code": ["CANCEL"]})))
