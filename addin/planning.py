@@ -131,7 +131,12 @@ def plan_book(
         firm=firm,
     )
     tiers = _tiers(loaded)
-    pegging = peg(result, demand, tiers, max_demands=settings.pegging_demands)
+    # Pegging Demands = 0 switches pegging off: in a big plan it is the slowest output.
+    pegging = (
+        peg(result, demand, tiers, max_demands=settings.pegging_demands)
+        if settings.pegging_demands > 0
+        else pd.DataFrame({"Order": pd.Series(dtype=object), "Demand": [], "Qty": []})
+    )
     orders = _planned_orders_frame(result, calendar, pegging, firm)
     exceptions = exceptions_with(book, result.exceptions, calendar, ALLOCATION_CODES)
     grid, note = _grid_frame(result, calendar, settings.mrp_grid_items, loaded)
@@ -154,6 +159,8 @@ def plan_book(
     ]
     if attention:
         summary.append("needs attention first: " + ", ".join(attention))
+    if settings.pegging_demands == 0:
+        summary.append("pegging off (Pegging Demands = 0)")
     stamp = pd.Timestamp(now or dt.datetime.now()).floor("s")
     run_log = pd.DataFrame(
         {"Time": [stamp], "Command": ["plan"], "Status": ["ok"], "Summary": ["; ".join(summary)]}

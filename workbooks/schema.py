@@ -456,8 +456,9 @@ SETTING_SPECS: tuple[Setting, ...] = (
         "Pegging Demands",
         Kind.INTEGER,
         10,
-        "demands listed per order in Pegging; the rest are summed as (other demands)",
-        minimum=1,
+        "demands listed per order in Pegging; the rest are summed as (other demands); 0: no "
+        "pegging",
+        minimum=0,
     ),
 )
 

@@ -134,6 +134,23 @@ def test_pegging_lists_as_many_demands_per_order_as_the_settings_say(
     ]
 
 
+def test_pegging_demands_zero_switches_pegging_off(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+):
+    # A big unattended plan may not need pegging: it is the slowest part of one.
+    path = make_book(
+        tmp_path / "no-pegging.xlsx",
+        {**SMALL, "Settings": [*SMALL["Settings"], ["Pegging Demands", 0]]},
+    )
+    code, out, _ = run(["plan", str(path)], capsys)
+    assert code == 0
+    orders = table(path, "PlannedOrders")
+    assert len(orders) > 0
+    assert orders["Pegged To"].isna().all() or (orders["Pegged To"].fillna("") == "").all()
+    assert table(path, "Pegging").empty
+    assert "pegging off" in out
+
+
 def test_the_same_inputs_give_the_same_order_ids(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ):
