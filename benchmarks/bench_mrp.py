@@ -286,7 +286,8 @@ def end_to_end(args: argparse.Namespace) -> None:
             shutil.copyfile(source, book)
             if cap is not None:
                 set_pegging_demands(book, cap)
-            print(f"--- sheetloop plan, Pegging Demands = {cap or 'default'}", flush=True)
+            setting = "default" if cap is None else cap
+            print(f"--- sheetloop plan, Pegging Demands = {setting}", flush=True)
             started = time.perf_counter()
             child = subprocess.Popen(
                 [sys.executable, __file__, "--breakdown-of", str(book)],

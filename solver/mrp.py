@@ -52,19 +52,19 @@ PARAMS = (
 class MrpResult:
     """What MRP decided, in bucket indexes (0 = first bucket of the horizon).
 
-    The lines of the MRP record are (records × buckets) arrays: ``gross``, ``on_hand`` and
-    ``releases`` are held dense; ``scheduled``, ``net`` and ``receipts``, filled only where
-    there is an order, are held sparse and made dense on first use (:meth:`lines` gives
-    some records' lines without that)."""
+    The lines of the MRP record are (records × buckets) arrays: ``gross`` and ``on_hand``
+    are held dense; ``scheduled``, ``net``, ``receipts`` and ``releases``, filled only
+    where there is an order, are held sparse and made dense on first use (:meth:`lines`
+    gives some records' lines without that)."""
 
     calendar: Calendar
     records: pd.DataFrame  # one row per (Item, Site): Level, then the arrays below by index
     gross: FloatArray
     on_hand: FloatArray
-    releases: FloatArray
     planned_orders: pd.DataFrame  # Order, Item, Site, Kind, Release, Due, Qty, Good Qty, Firm
     exceptions: pd.DataFrame  # Item, Site, Bucket, Code, Message
-    # Sparse (records × buckets) lines: open receipts, net requirements, planned receipts.
+    # Sparse (records × buckets) lines: open receipts, net requirements, planned receipts
+    # and releases.
     sparse_lines: dict[str, sp.csr_matrix] = field(default_factory=dict)
     # What pegging needs: demand in buckets, opening stock, BOM edges between records.
     demand: pd.DataFrame = field(default_factory=pd.DataFrame)  # Demand, Item, Site, Bucket...
@@ -88,14 +88,15 @@ class MrpResult:
         """Planned receipts (good quantity of planned orders), records × buckets."""
         return np.asarray(self.sparse_lines["Planned Receipts"].toarray())
 
+    @cached_property
+    def releases(self) -> FloatArray:
+        """Planned releases (planned and firm orders' quantities), records × buckets."""
+        return np.asarray(self.sparse_lines["Planned Releases"].toarray())
+
     def lines(self, rows: IntArray) -> dict[str, FloatArray]:
         """The six lines of the MRP record (:data:`LINES`) of some records, each
         (len(rows) × buckets), without making the sparse lines dense for every record."""
-        dense = {
-            "Gross Requirements": self.gross,
-            "Projected On Hand": self.on_hand,
-            "Planned Releases": self.releases,
-        }
+        dense = {"Gross Requirements": self.gross, "Projected On Hand": self.on_hand}
         return {
             line: (
                 np.asarray(dense[line][rows])
@@ -238,7 +239,6 @@ def plan(
         np.add.at(on_hand, rows_of(inv), (inv["On Hand"].fillna(0) - allocated).to_numpy(float))
 
     scrap = params["Assembly Scrap %"].to_numpy(np.float64)
-    releases = np.zeros((periods, n))
     firm_rows = rows_of(frm)
     release_of = ReleaseTable.create(params["Lead Time"].to_numpy(np.float64), calendar)
     firm_due = frm["Bucket"].to_numpy(np.int64)
@@ -256,9 +256,10 @@ def plan(
         if "Release" in frm and frm["Release"].notna().any():
             given = _bucketed(frm, "Release", calendar)["Bucket"].to_numpy(np.float64)
             rel = np.where(np.isnan(given), rel, given).astype(np.int64)
-        np.add.at(
-            releases, (np.clip(rel, 0, periods - 1), firm_rows), frm["Qty"].to_numpy(np.float64)
-        )
+        firm_release = np.clip(rel, 0, periods - 1)
+    else:
+        firm_release = np.zeros(0, dtype=np.int64)
+    firm_qty = frm["Qty"].to_numpy(np.float64)
 
     # BOM as a sparse matrix between records: parent record -> component record.
     edges = _record_edges(bom, parent_idx, comp_idx, item_of, site_of, n_items, len(site_codes), n)
@@ -292,35 +293,44 @@ def plan(
             ),
             poh[:, cols],
         )
-        # Releases: lead-time offset, past-due releases pulled into the first bucket. Two
-        # orders of a record share a release bucket only there (distinct due buckets have
-        # distinct release buckets), so the others are added without np.add.at; in the
-        # order netting made them (bucket by bucket), which keeps the writes local.
+        # Releases: lead-time offset, past-due releases pulled into the first bucket; with
+        # the firm orders', in a grid of this level's records. Two orders of a record share
+        # a release bucket only there (distinct due buckets have distinct release
+        # buckets), so the others are added without np.add.at; in the order netting made
+        # them (bucket by bucket), which keeps the writes local.
         made_here = result.orders
-        made_here.record += a
-        release = release_of.at(made_here.record, made_here.bucket)
+        release = release_of.at(made_here.record + a, made_here.bucket)
+        level_releases = np.zeros((periods, b - a))
+        firm_here = (firm_rows >= a) & (firm_rows < b)
+        np.add.at(
+            level_releases,
+            (firm_release[firm_here], firm_rows[firm_here] - a),
+            firm_qty[firm_here],
+        )
         later = release > 0
-        releases[release[later], made_here.record[later]] += made_here.qty[later]
-        np.add.at(releases[0], made_here.record[~later], made_here.qty[~later])
+        level_releases[release[later], made_here.record[later]] += made_here.qty[later]
+        np.add.at(level_releases[0], made_here.record[~later], made_here.qty[~later])
         # Record by record, then by due bucket.
         by_record = np.argsort(made_here.record, kind="stable")
+        made_here.record += a
         made.append(made_here.take(by_record))
         starts.append(release[by_record])
-        # Explode them (firm orders' too) to the components' gross requirements: one sparse
-        # (components x level records) by dense (level records x buckets) product. About
-        # half the cells of a release grid are filled, so a dense operand is the fast one.
+        # Explode them to the components' gross requirements: one sparse (components x
+        # level records) by dense (level records x buckets) product. About half the cells
+        # of a release grid are filled, so a dense operand is the fast one.
         uses = explode[a:b]
         if uses.nnz:
             comps = np.unique(uses.indices)
-            dependent = uses[:, comps].T @ np.ascontiguousarray(releases[:, cols].T)
+            dependent = uses[:, comps].T @ np.ascontiguousarray(level_releases.T)
             gross[:, comps] += dependent.T
 
     planned = _concatenated(made)
+    release_at = np.concatenate(starts) if starts else np.zeros(0, np.int64)
     orders = _planned_orders(
         records,
         params,
         planned,
-        np.concatenate(starts) if starts else np.zeros(0, np.int64),
+        release_at,
         calendar,
         frm,
         firm_rows,
@@ -337,23 +347,31 @@ def plan(
     # Planned orders are sorted by record, then bucket: their CSR structure is at hand.
     starts_at = np.r_[0, np.cumsum(np.bincount(planned.record, minlength=n))]
 
-    def record_major(values: FloatArray) -> sp.csr_matrix:
-        return sp.csr_matrix((values, planned.bucket, starts_at), shape=(n, periods))
+    def record_major(values: FloatArray, buckets: IntArray) -> sp.csr_matrix:
+        return sp.csr_matrix((values, buckets, starts_at), shape=(n, periods))
+
+    # Past-due releases share bucket 0: those rows repeat a column, which csr allows
+    # (repeated entries add up when made dense).
+    planned_releases = record_major(planned.qty, np.clip(release_at, 0, periods - 1))
+    if len(frm):
+        planned_releases = planned_releases + sp.csr_matrix(
+            (firm_qty, (firm_rows, firm_release)), shape=(n, periods)
+        )
 
     return MrpResult(
         calendar,
         records,
         gross.T,
         poh.T,
-        releases.T,
         orders,
         _exceptions_frame(exceptions, frames),
         sparse_lines={
             "Scheduled Receipts": sp.csr_matrix(
                 (rec_qty, (rec_rows, rec_bucket)), shape=(n, periods)
             ),
-            "Net Requirements": record_major(planned.need),
-            "Planned Receipts": record_major(planned.good),
+            "Net Requirements": record_major(planned.need, planned.bucket),
+            "Planned Receipts": record_major(planned.good, planned.bucket),
+            "Planned Releases": planned_releases,
         },
         demand=dem,
         initial=on_hand,
