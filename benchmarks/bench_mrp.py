@@ -22,13 +22,14 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import pandas as pd
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from step_timer import Step, StepTimer
 from support.mrp_reference import reference_plan
 
 from sheetloop.solver.buckets import Calendar
@@ -180,7 +181,7 @@ def main() -> None:
 #: up as "module:attribute"). A step is timed where its callers find it, so a function
 #: imported by name into another module is wrapped there; steps the code no longer has
 #: are skipped.
-STEPS: tuple[tuple[str, int, tuple[str, ...]], ...] = (
+STEPS: tuple[Step, ...] = (
     ("read and validate the book", 0, ("sheetloop.addin.commands:validated",)),
     ("plan_book: engine to output frames", 0, ("sheetloop.addin.commands:plan_book",)),
     ("firm orders (reads PlannedOrders)", 1, ("sheetloop.addin.planning:firm_orders",)),
@@ -208,44 +209,15 @@ STEPS: tuple[tuple[str, int, tuple[str, ...]], ...] = (
 def breakdown(book: Path) -> None:
     """Run ``sheetloop plan BOOK`` in this process with every step of STEPS timed, and
     print the steps (run by ``end_to_end`` in a child process)."""
-    import functools
-    import importlib
-    import resource
-
     from sheetloop.addin import cli
 
-    spent: dict[str, float] = {}
-    peak: dict[str, float] = {}
-
-    def timer(label: str, inner: Callable[..., object]) -> Callable[..., object]:
-        @functools.wraps(inner)
-        def timed_step(*args: object, **kwargs: object) -> object:
-            started = time.perf_counter()
-            try:
-                return inner(*args, **kwargs)
-            finally:
-                spent[label] = spent.get(label, 0.0) + time.perf_counter() - started
-                peak[label] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024**2
-
-        return timed_step
-
-    for label, _, places in STEPS:
-        for place in places:
-            module_name, dotted = place.split(":")
-            owner: object = importlib.import_module(module_name)
-            *path, name = dotted.split(".")
-            for part in path:
-                owner = getattr(owner, part)
-            if hasattr(owner, name):
-                setattr(owner, name, timer(label, getattr(owner, name)))
+    timer = StepTimer(STEPS)
+    timer.install()
     started = time.perf_counter()
     status = cli.main(["plan", str(book)])
     total = time.perf_counter() - started
     print(f"exit status {status}")
-    for label, depth, _ in STEPS:
-        if label in spent:
-            name = "  " * depth + label
-            print(f"{name:48} {spent[label]:8.2f} s   peak so far {peak[label]:5.2f} GB")
+    timer.report()
     print(f"{'plan, in process':48} {total:8.2f} s")
 
 
