@@ -3,8 +3,12 @@ of the same matrix handed straight to highspy, all in one run.
 
     python benchmarks/bench_allocation.py [--sizes 10000,100000,1000000]
                                           [--cbc-max 100000] [--cold-max 100000]
+                                          [--end-to-end | --end-to-end-only]
+                                          [--shape sites|lines]
+                                          [--supply table|derived] [--breakdown]
 
-For each size (ship columns, roughly) it prints:
+For each size (ship columns, roughly; ``--shape sites`` spreads them over many sites and
+few demand lines, ``--shape lines`` over two sites and many lines) it prints:
 
 - the model build (inputs to index arrays, then the CSC matrix) and a bare build of the
   same matrix (``scipy.sparse.coo_matrix`` from the same row/column/value triplets, then
@@ -18,17 +22,36 @@ For each size (ship columns, roughly) it prints:
 - CBC (through PuLP), up to ``--cbc-max``: its stages, and whether its objective levels
   equal HiGHS's.
 
+With ``--end-to-end`` (``--end-to-end-only`` skips everything above) the same instance is
+written as a workbook by sheetloop's own writers (``init``'s template filled with
+Settings, Items, Demand, Customers and Lanes, plus a ``Supply`` table, or with
+``--supply derived`` Inventory and Receipts instead), and ``sheetloop allocate BOOK``
+runs on it in a process of its own. It prints the command's wall time, its solver work as
+the run log records it (the stage solves and loading the model into the solver), the
+rest ("overhead": start-up, reading, checking, the model, the output tables, saving)
+against the issue's allowance of 30 s, and the command's peak memory. ``--breakdown``
+runs the command once more on a fresh copy of the book, in process there, with its main
+steps timed, and prints what is left when the stage solves alone (HiGHS's runs) are taken
+from that run's wall time.
+
 Timings are printed, never asserted.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+import re
+import shutil
+import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
@@ -41,21 +64,33 @@ from sheetloop.solver.allocation.backends import HighsBackend
 from sheetloop.solver.allocation.inputs import prepare
 from sheetloop.solver.allocation.lp import LinearProgram
 from sheetloop.solver.allocation.model import AllocationModel, build_model
+from sheetloop.workbooks.file_book import FileBook
+from sheetloop.workbooks.reading import parse_table
+from sheetloop.workbooks.schema import RUN_LOG, SUPPLY
+from sheetloop.workbooks.template import init_book, table_write
 
 # Sizes: (sites, customers, items, lines per customer and item) giving about that many
 # ship columns (each line has a window of up to max_lateness + 1 ship buckets per site).
+# "sites": many sites serve few lines each (15,000 lines at a million columns); "lines":
+# two sites serve many lines (137,000 at a million), which is what loads the workbook side.
 SHAPES = {
-    10_000: (5, 55, 10, 1),
-    100_000: (10, 275, 10, 1),
-    1_000_000: (20, 500, 10, 3),
+    "sites": {
+        10_000: (5, 55, 10, 1),
+        100_000: (10, 275, 10, 1),
+        1_000_000: (20, 500, 10, 3),
+    },
+    "lines": {},
 }
+SITES_PER_SHAPE = {"sites": 20, "lines": 2}
 
 
-def shape_for(size: int) -> tuple[int, int, int, int]:
-    if size in SHAPES:
-        return SHAPES[size]
-    customers = max(1, round(size / (20 * 10 * 3.65)))
-    return (20, customers, 10, 1)
+def shape_for(size: int, shape: str = "sites") -> tuple[int, int, int, int]:
+    if size in SHAPES[shape]:
+        return SHAPES[shape][size]
+    sites = SITES_PER_SHAPE[shape]
+    # About 3.65 ship buckets per line and site: the window of 5, clipped by the horizon.
+    customers = max(1, round(size / (sites * 10 * 3.65)))
+    return (sites, customers, 10, 1)
 
 
 def bare_matrix(model: AllocationModel) -> tuple[float, sp.csc_matrix]:
@@ -137,17 +172,257 @@ def levels(result: AllocationResult) -> list[float]:
     return [*out, s.lateness, s.cost]
 
 
+# --- end to end: sheetloop allocate on a workbook ------------------------------------------
+
+#: The issue's allowance for everything but the solver's work, in seconds.
+ALLOWANCE = 30.0
+
+# Runs a command and reports its wall time, exit status and peak memory as JSON into a
+# file. The command is started from this small process because a child's ru_maxrss starts
+# at its parent's peak (Linux copies it through fork and keeps it across exec): started
+# straight from the benchmark, which holds whole models, it would report the benchmark's
+# peak instead of its own.
+LAUNCHER = """
+import json, os, subprocess, sys, time
+began = time.perf_counter()
+child = subprocess.Popen(sys.argv[2:])
+_, status, usage = os.wait4(child.pid, 0)
+divisor = 1024 * 1024 if sys.platform == "darwin" else 1024
+report = {
+    "seconds": time.perf_counter() - began,
+    "status": os.waitstatus_to_exitcode(status),
+    "peak_mb": usage.ru_maxrss / divisor,
+}
+with open(sys.argv[1], "w") as out:
+    json.dump(report, out)
+"""
+
+SOLVER_WORK = re.compile(r"in (\d+) stages \(([\d.]+) s\)")
+
+
+def book_tables(instance: Instance, supply_as: str, time_limit: float) -> dict[str, pd.DataFrame]:
+    """``instance`` as the contract's input tables, ``Bucket = period``; supply as a
+    ``Supply`` table or (``supply_as == "derived"``) as Inventory (what is there in the first
+    bucket) and open Receipts (the rest), from which ``allocate`` derives the same supply."""
+    calendar = instance.calendar
+    values = {
+        "Horizon Start": calendar.start,
+        "Bucket": "period",
+        "Periods": calendar.periods,
+        "Solver": "highs",
+        "Time Limit": time_limit,
+        "Max Lateness": instance.max_lateness,
+    }
+    settings = pd.DataFrame(
+        {"Setting": list(values), "Value": pd.Series(list(values.values()), dtype=object)}
+    )
+    supply = instance.supply[instance.supply["Qty"] > 0].reset_index(drop=True)
+    items = sorted(set(instance.demand["Item"]) | set(supply["Item"]))
+    tables = {
+        "Settings": settings,
+        "Items": pd.DataFrame({"Item": items}),
+        "Demand": instance.demand.assign(Kind="order"),
+        "Customers": instance.customers,
+        "Lanes": instance.lanes,
+    }
+    if supply_as == "table":
+        tables["Supply"] = supply
+        return tables
+    first = supply["Available"] <= 1
+    tables["Inventory"] = (
+        supply[first]
+        .groupby(["Item", "Site"], as_index=False)["Qty"]
+        .sum()
+        .rename(columns={"Qty": "On Hand"})
+    )
+    later = supply[~first].reset_index(drop=True)
+    tables["Receipts"] = pd.DataFrame(
+        {
+            "Order": [f"PO{k:07d}" for k in range(len(later))],
+            "Item": later["Item"],
+            "Site": later["Site"],
+            "Due": later["Available"],
+            "Qty": later["Qty"],
+            "Kind": "PO",
+        }
+    )
+    return tables
+
+
+def write_book(path: Path, tables: dict[str, pd.DataFrame]) -> None:
+    """The book as ``sheetloop init`` writes it, filled with ``tables``; a ``Supply`` table
+    (which ``init`` leaves out: its presence switches supply from derived to given) is
+    added afterwards the way a command adds a table."""
+    init_book(path, {name: frame for name, frame in tables.items() if name != "Supply"})
+    if "Supply" in tables:
+        book = FileBook.open(path)
+        book.add_table(table_write(SUPPLY, tables["Supply"]))
+        book.save()
+
+
+def launch(command: list[str], folder: Path) -> tuple[dict[str, float], str, str]:
+    """Run ``command`` through the launcher; its report, stdout and stderr."""
+    report = folder / "launch.json"
+    done = subprocess.run(
+        [sys.executable, "-c", LAUNCHER, str(report), *command],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return json.loads(report.read_text()), done.stdout, done.stderr
+
+
+def last_run_summary(book: Path) -> str:
+    """The Summary of the book's last RunLog row."""
+    raw = FileBook.open(book).find_table(RUN_LOG.name)
+    if raw is None:
+        return ""
+    frame = parse_table(raw, RUN_LOG)[0].frame
+    return str(frame["Summary"].iloc[-1]) if len(frame) else ""
+
+
+def end_to_end(instance: Instance, args: argparse.Namespace) -> None:
+    """Write ``instance`` as a book and time ``sheetloop allocate`` on it (see the module
+    docstring)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        folder = Path(tmp)
+        book = folder / "allocate.xlsx"
+        began = time.perf_counter()
+        tables = book_tables(instance, args.supply, args.time_limit)
+        write_book(book, tables)
+        written = time.perf_counter() - began
+        pristine = folder / "pristine.xlsx"
+        shutil.copyfile(book, pristine)
+        rows = ", ".join(f"{name} {len(frame):,}" for name, frame in tables.items())
+        print(
+            f"  book: {rows} rows; {book.stat().st_size / 1e6:.1f} MB, written in {written:.1f} s"
+        )
+        command = [sys.executable, "-m", "sheetloop.addin.cli", "allocate", str(book)]
+        report, out, err = launch(command, folder)
+        if report["status"] != 0:
+            print(f"  sheetloop allocate exited {report['status']:.0f}: {err.strip()[-2000:]}")
+            return
+        summary = last_run_summary(book)
+        found = SOLVER_WORK.search(summary)
+        if found is None:
+            print(f"  no solver time in the run log's summary: {summary!r}")
+            return
+        wall, stages, solver = report["seconds"], int(found[1]), float(found[2])
+        overhead = wall - solver
+        peak = report["peak_mb"]
+        print(f"  sheetloop allocate, end to end {wall:8.2f} s, peak memory {peak:,.0f} MB")
+        print(f"    solver work, {stages} stages (RunLog)  {solver:8.1f} s")
+        print(
+            f"    overhead (end to end - solver)  {overhead:8.1f} s = "
+            f"{overhead / ALLOWANCE:.0%} of the {ALLOWANCE:.0f} s allowance"
+        )
+        print(f"    stdout: {out.strip().splitlines()[0] if out.strip() else '(none)'}")
+        if args.breakdown:
+            started, _, _ = launch([sys.executable, "-c", "import sheetloop.addin.cli"], folder)
+            print(f"    of which Python start-up and imports  {started['seconds']:8.2f} s")
+            steps, _, err = launch(
+                [sys.executable, __file__, "--breakdown-of", str(pristine)], folder
+            )
+            print(
+                f"  breakdown, in process (wall {steps['seconds']:.2f} s, "
+                f"peak {steps['peak_mb']:,.0f} MB):"
+            )
+            print("\n".join("    " + line for line in err.strip().splitlines()))
+            runs = re.search(r"HiGHS runs\s+([\d.]+) s", err)
+            if runs is not None:
+                rest = steps["seconds"] - float(runs[1])
+                print(
+                    f"    all but the stage solves themselves (wall - HiGHS runs) {rest:.1f} s = "
+                    f"{rest / ALLOWANCE:.0%} of the allowance"
+                )
+
+
+# (label, nesting depth, where it is called from: module:attribute)
+STEPS: list[tuple[str, int, str]] = [
+    ("read and check the book", 0, "sheetloop.addin.commands:validated"),
+    ("allocate_book", 0, "sheetloop.addin.commands:allocate_book"),
+    ("derive supply", 1, "sheetloop.addin.allocating:derived_supply"),
+    ("allocate()", 1, "sheetloop.addin.allocating:allocate"),
+    ("inputs", 2, "sheetloop.solver.allocation:prepare"),
+    ("model", 2, "sheetloop.solver.allocation:build_model"),
+    ("staged solves", 2, "sheetloop.solver.allocation:solve_lexicographic"),
+    ("HiGHS load", 3, "sheetloop.solver.allocation.backends:HighsBackend.load"),
+    ("HiGHS runs", 3, "sheetloop.solver.allocation.backends:HighsBackend.solve"),
+    ("output tables", 2, "sheetloop.solver.allocation:tables"),
+    ("Exceptions (with plan rows)", 1, "sheetloop.addin.allocating:exceptions_with"),
+    ("CustomerService", 1, "sheetloop.addin.allocating:customer_service"),
+    ("stage the writes", 0, "sheetloop.addin.commands:_stage_outputs"),
+    ("save", 0, "sheetloop.workbooks.file_book:FileBook.save"),
+]
+
+
+def breakdown(book: Path) -> None:
+    """Run ``sheetloop allocate BOOK`` in this process with every step of ``STEPS`` timed;
+    print the steps to stderr (``end_to_end`` runs this in a process of its own)."""
+    import functools
+    import importlib
+
+    from sheetloop.addin import cli
+
+    spent: dict[str, float] = {}
+
+    def timer(label: str, inner: Callable[..., object]) -> Callable[..., object]:
+        @functools.wraps(inner)
+        def timed_step(*args: object, **kwargs: object) -> object:
+            started = time.perf_counter()
+            try:
+                return inner(*args, **kwargs)
+            finally:
+                spent[label] = spent.get(label, 0.0) + time.perf_counter() - started
+
+        return timed_step
+
+    for label, _, place in STEPS:
+        module_name, dotted = place.split(":")
+        owner: object = importlib.import_module(module_name)
+        *path, name = dotted.split(".")
+        for part in path:
+            owner = getattr(owner, part)
+        setattr(owner, name, timer(label, getattr(owner, name)))
+    started = time.perf_counter()
+    status = cli.main(["allocate", str(book)])
+    total = time.perf_counter() - started
+    lines = [
+        f"{'  ' * depth + label:40} {spent[label]:8.2f} s"
+        for label, depth, _ in STEPS
+        if label in spent
+    ]
+    lines.append(f"{'allocate command, in process':40} {total:8.2f} s (exit {status})")
+    print("\n".join(lines), file=sys.stderr)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000,1000000")
     parser.add_argument("--cbc-max", type=int, default=100_000)
     parser.add_argument("--cold-max", type=int, default=100_000)
     parser.add_argument("--time-limit", type=float, default=3600.0)
+    parser.add_argument("--end-to-end", action="store_true")
+    parser.add_argument("--end-to-end-only", action="store_true")
+    parser.add_argument("--shape", choices=sorted(SHAPES), default="sites")
+    parser.add_argument("--supply", choices=("table", "derived"), default="table")
+    parser.add_argument("--breakdown", action="store_true")
+    parser.add_argument("--breakdown-of", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.breakdown_of:
+        breakdown(Path(args.breakdown_of))
+        return
 
     for size in [int(s) for s in args.sizes.split(",")]:
-        sites, customers, items, per_pair = shape_for(size)
+        sites, customers, items, per_pair = shape_for(size, args.shape)
         instance = synthetic(sites=sites, customers=customers, items=items, lines_per_pair=per_pair)
+        if args.end_to_end_only:
+            print(
+                f"\n== about {size:,} ship columns: {sites} sites x {customers} customers x "
+                f"{items} items x {per_pair} lines, {instance.calendar.periods} buckets"
+            )
+            end_to_end(instance, args)
+            continue
         began = time.perf_counter()
         data = prepare(**instance.kwargs())  # type: ignore[arg-type]
         prepared = time.perf_counter()
@@ -221,6 +496,8 @@ def main() -> None:
                 print_stages(cbc, "CBC via PuLP")
                 agree = np.allclose(levels(cbc), levels(warm), rtol=1e-6, atol=1e-5)
                 print(f"    CBC and HiGHS objective levels agree: {agree}")
+        if args.end_to_end:
+            end_to_end(instance, args)
 
 
 if __name__ == "__main__":

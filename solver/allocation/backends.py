@@ -225,7 +225,11 @@ class HighsBackend:
             # faster for the lateness stage alone, 15 s against 21 s at 365,000 columns,
             # but slower for the cost stage, 12 s against 7 s: no clear gain.)
             self._h.setOptionValue("simplex_strategy", PRIMAL_SIMPLEX)
-        self._h.setOptionValue("time_limit", float(max(seconds, 1e-3)))
+        # HiGHS holds time_limit against the run time of all its runs so far, not of this
+        # one (ERGO-Code/HiGHS#1477): without adding that, every later stage would lose the
+        # time the earlier ones took, and a run would stop long before its Time Limit.
+        used = float(self._h.getRunTime())
+        self._h.setOptionValue("time_limit", used + float(max(seconds, 1e-3)))
         began = time.perf_counter()
         run_status = self._h.run()
         took = time.perf_counter() - began

@@ -7,9 +7,12 @@ already (the bucket's start date, or its period number).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 import pandas as pd
 
 from sheetloop.solver.allocation.lexicographic import StagedResult
@@ -78,7 +81,7 @@ def tables(model: AllocationModel, staged: StagedResult) -> Tables:
     return Tables(
         allocation=allocation,
         demand_status=status,
-        bottlenecks=_bottlenecks(model, staged.tier_duals),
+        bottlenecks=_bottlenecks(model, staged.tier_duals, status["Short"].to_numpy() > QTY_TOL),
         exceptions=_exceptions(model, ship, status),
     )
 
@@ -139,9 +142,12 @@ def _demand_status(model: AllocationModel, ship: FloatArray) -> pd.DataFrame:
     return frame[STATUS_COLUMNS]
 
 
-def _bottlenecks(model: AllocationModel, tier_duals: dict[int, FloatArray]) -> pd.DataFrame:
+def _bottlenecks(
+    model: AllocationModel, tier_duals: dict[int, FloatArray], short: npt.NDArray[np.bool_]
+) -> pd.DataFrame:
     """One row per (site, item) and price step: the most important tier that one more
-    unit of supply would serve, and how many units of it one unit serves.
+    unit of supply would serve, and how many units of it one unit serves (``short``: the
+    lines not served in full).
 
     Stock carries over, so a unit arriving earlier is worth at least as much as one
     arriving later: the prices of a (site, item) never rise with the bucket. Each row is
@@ -153,6 +159,11 @@ def _bottlenecks(model: AllocationModel, tier_duals: dict[int, FloatArray]) -> p
     tier = np.zeros((n_pairs, periods), dtype=np.int64)
     price = np.zeros((n_pairs, periods))
     line_tier = data.lines["Tier"].to_numpy(np.int64)
+    item_of, items = pd.factorize(
+        np.concatenate([data.lines["Item"].to_numpy(object), data.pair_item])
+    )
+    line_item, pair_item = item_of[: len(line_tier)], item_of[len(line_tier) :]
+    servable_short = short & (model.line_row >= 0)
     buckets = np.arange(periods)[None, :]
     for k in sorted(tier_duals):
         duals = tier_duals[k].reshape(n_pairs, periods)
@@ -163,6 +174,12 @@ def _bottlenecks(model: AllocationModel, tier_duals: dict[int, FloatArray]) -> p
         of_tier = line_tier[model.ship_line] == k
         np.maximum.at(last_ship, model.ship_pair[of_tier], model.ship_bucket[of_tier])
         usable = buckets <= last_ship[:, None]
+        # More of an item serves no more of a tier that has every line of it in full. Its
+        # dual may still be positive: where supply exactly matches demand the optimum is
+        # degenerate, and the solver may price the supply rather than the demand.
+        wanting = np.zeros(len(items), dtype=bool)
+        wanting[line_item[servable_short & (line_tier == k)]] = True
+        usable &= wanting[pair_item][:, None]
         take = ~found & usable & (duals > PRICE_TOL)
         found |= take
         tier[take] = k
@@ -193,60 +210,110 @@ def _bottlenecks(model: AllocationModel, tier_duals: dict[int, FloatArray]) -> p
 
 
 def _exceptions(model: AllocationModel, ship: FloatArray, status: pd.DataFrame) -> pd.DataFrame:
-    calendar = model.data.calendar
+    """``SHORTAGE`` per short line, ``LATE`` per late shipment. A big run has hundreds of
+    thousands of them, so messages are assembled column by column, each distinct number
+    and bucket formatted once."""
     lines = model.data.lines
     lateness = model.data.max_lateness
-    demand = lines["Demand"].to_numpy(object)
-    customer = lines["Customer"].to_numpy(object)
     item = lines["Item"].to_numpy(object)
-    site = lines["Site"].to_numpy(object)
-    tier = lines["Tier"].to_numpy(np.int64)
     due = lines["Due"].to_numpy(np.int64)
-    qty = lines["Qty"].to_numpy(np.float64)
     short = status["Short"].to_numpy(np.float64)
-    fill = status["Fill %"].to_numpy(np.float64)
-    rows: list[tuple[object, object, int, str, str]] = []
-    for i in np.flatnonzero(short > QTY_TOL).tolist():
-        at = site[i] if isinstance(site[i], str) else None
-        if model.line_row[i] < 0:
-            where = f"at site {at}" if at else "on a lane to it"
-            why = (
-                f": no supply of {item[i]} {where} can arrive by "
-                f"{label(calendar, int(due[i]) + lateness)}"
-            )
-        else:
-            why = f" ({fill[i]:.0%} served)"
-        rows.append(
-            (
-                item[i],
-                at,
-                int(due[i]),
-                "SHORTAGE",
-                f"demand {demand[i]}{_who(customer[i], int(tier[i]))} is short "
-                f"{number(short[i])} of {number(qty[i])} due {label(calendar, int(due[i]))}{why}",
-            )
-        )
-    late = np.flatnonzero((ship > QTY_TOL) & (model.ship_late > 0))
-    for j in late.tolist():
-        i, n, t = int(model.ship_line[j]), int(model.ship_late[j]), int(model.ship_bucket[j])
-        rows.append(
-            (
-                item[i],
-                model.data.pair_site[model.ship_pair[j]],
-                t,
-                "LATE",
-                f"demand {demand[i]}{_who(customer[i], int(tier[i]))}: "
-                f"{number(ship[j])} ship {label(calendar, t)} and arrive {n} "
-                f"bucket{'s' if n != 1 else ''} after the due {label(calendar, int(due[i]))}",
-            )
-        )
-    frame = pd.DataFrame(rows, columns=EXCEPTION_COLUMNS)
-    if len(frame):
-        frame = frame.sort_values(["Bucket", "Code", "Item"], kind="stable")
+    demand = _demand_of(lines)
+    labels = _labels(model.data.calendar, int(due.max(initial=0)) + lateness + 1)
+
+    i = np.flatnonzero(short > QTY_TOL)
+    # Codes are text or missing (``inputs.codes``).
+    has_site = lines["Site"].notna().to_numpy()[i]
+    at = lines["Site"].to_numpy(object)[i]
+    at[~has_site] = None
+    where = np.where(has_site, _cat("at site ", np.where(has_site, at, "")), "on a lane to it")
+    why = np.where(
+        model.line_row[i] < 0,
+        _cat(": no supply of ", item[i], " ", where, " can arrive by ", labels[due[i] + lateness]),
+        _cat(" (", _each(status["Fill %"].to_numpy(np.float64)[i], "{:.0%}".format), " served)"),
+    )
+    message = _cat(
+        demand[i],
+        " is short ",
+        _each(short[i], number),
+        " of ",
+        _each(lines["Qty"].to_numpy(np.float64)[i], number),
+        " due ",
+        labels[due[i]],
+        why,
+    )
+    shortage = _exception_rows(item[i], at, due[i], "SHORTAGE", message)
+
+    j = np.flatnonzero((ship > QTY_TOL) & (model.ship_late > 0))
+    line, late, bucket = model.ship_line[j], model.ship_late[j], model.ship_bucket[j]
+    message = _cat(
+        demand[line],
+        ": ",
+        _each(ship[j], number),
+        " ship ",
+        labels[bucket],
+        " and arrive ",
+        _each(late, str),
+        np.where(late != 1, " buckets", " bucket").astype(object),
+        " after the due ",
+        labels[due[line]],
+    )
+    late_rows = _exception_rows(
+        item[line], model.data.pair_site[model.ship_pair[j]], bucket, "LATE", message
+    )
+
+    if not len(i) and not len(j):
+        return pd.DataFrame([], columns=EXCEPTION_COLUMNS)
+    # One frame from whole columns, so that pandas infers each column's type once.
+    frame = pd.DataFrame(
+        {
+            name: np.concatenate([shortage[k], late_rows[k]])
+            for k, name in enumerate(EXCEPTION_COLUMNS)
+        }
+    )
+    frame = frame.sort_values(["Bucket", "Code", "Item"], kind="stable")
     return frame.reset_index(drop=True)
 
 
-def _who(customer: object, tier: int) -> str:
-    if isinstance(customer, str):
-        return f" of {customer} (tier {tier})"
-    return f" (tier {tier})"
+def _exception_rows(
+    item: npt.NDArray[np.object_],
+    site: npt.NDArray[np.object_],
+    bucket: npt.NDArray[np.int64],
+    code: str,
+    message: npt.NDArray[np.object_],
+) -> list[npt.NDArray[Any]]:
+    """The columns of ``EXCEPTION_COLUMNS``."""
+    return [item, site, bucket.astype(np.int64), np.full(len(item), code, dtype=object), message]
+
+
+def _demand_of(lines: pd.DataFrame) -> npt.NDArray[np.object_]:
+    """Per line: ``demand SO-1 of ACME (tier 1)``, or ``demand SO-1 (tier 3)`` when the
+    line has no customer."""
+    named = lines["Customer"].notna().to_numpy()
+    customer = np.where(named, lines["Customer"].to_numpy(object), "")
+    of = np.where(named, _cat(" of ", customer), "")
+    tier = _each(lines["Tier"].to_numpy(np.int64), str)
+    return _cat("demand ", lines["Demand"].to_numpy(object), of, " (tier ", tier, ")")
+
+
+def _labels(calendar: Calendar, count: int) -> npt.NDArray[np.object_]:
+    """``label`` of buckets 0 .. count - 1."""
+    return np.array([label(calendar, b) for b in range(count)], dtype=object)
+
+
+def _each(values: npt.NDArray[Any], text: Callable[[Any], str]) -> npt.NDArray[np.object_]:
+    """``text`` of every value, called once per distinct value."""
+    if not len(values):
+        return np.zeros(0, dtype=object)
+    distinct, position = np.unique(values, return_inverse=True)
+    texts = np.array([text(v) for v in distinct.tolist()], dtype=object)
+    out: npt.NDArray[np.object_] = texts[position.reshape(-1)]
+    return out
+
+
+def _cat(*parts: str | npt.NDArray[Any]) -> npt.NDArray[np.object_]:
+    """Element-wise concatenation of text arrays (and constant texts)."""
+    out: Any = np.asarray(parts[0], dtype=object)
+    for part in parts[1:]:
+        out = out + np.asarray(part, dtype=object)
+    return np.asarray(out, dtype=object)

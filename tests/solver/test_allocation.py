@@ -186,6 +186,59 @@ def test_a_line_no_lane_reaches_is_short_and_the_exception_says_why() -> None:
     assert "D9" in message and "no supply of A" in message and "short 8 of 8" in message
 
 
+def test_exception_messages_say_whose_demand_is_short_by_how_much_why_and_what_ships_late() -> None:
+    result = allocate(
+        supply=frame([{"Site": "MAIN", "Item": "A", "Available": 3.0, "Qty": 10.0}]),
+        demand=pd.DataFrame(
+            {
+                "Demand": ["SO-1", "SO-2", "SO-3"],
+                "Item": ["A", "B", "B"],
+                "Site": ["MAIN", None, "EAST"],
+                "Customer": ["ACME", None, "ACME"],
+                "Due": [2.0, 1.0, 1.0],
+                "Qty": [12.0, 4.5, 1.0],
+            }
+        ),
+        customers=frame([{"Customer": "ACME", "Tier": 1}]),
+        calendar=PERIODS,
+        max_lateness=2,
+    )
+    rows = result.exceptions.astype(object).where(result.exceptions.notna(), None)
+    assert rows.to_dict("records") == [
+        {
+            "Item": "B",
+            "Site": None,
+            "Bucket": 0,
+            "Code": "SHORTAGE",
+            "Message": "demand SO-2 (tier 3) is short 4.5 of 4.5 due 1: no supply of B on a "
+            "lane to it can arrive by 3",
+        },
+        {
+            "Item": "B",
+            "Site": "EAST",
+            "Bucket": 0,
+            "Code": "SHORTAGE",
+            "Message": "demand SO-3 of ACME (tier 1) is short 1 of 1 due 1: no supply of B at "
+            "site EAST can arrive by 3",
+        },
+        {
+            "Item": "A",
+            "Site": "MAIN",
+            "Bucket": 1,
+            "Code": "SHORTAGE",
+            "Message": "demand SO-1 of ACME (tier 1) is short 2 of 12 due 2 (83% served)",
+        },
+        {
+            "Item": "A",
+            "Site": "MAIN",
+            "Bucket": 2,
+            "Code": "LATE",
+            "Message": "demand SO-1 of ACME (tier 1): 10 ship 3 and arrive 1 bucket after the "
+            "due 2",
+        },
+    ]
+
+
 def test_transit_makes_a_delivery_late_and_late_is_reported_within_the_limit() -> None:
     case = {
         "supply": frame([{"Site": "MAIN", "Item": "A", "Available": 3.0, "Qty": 10.0}]),
@@ -405,6 +458,24 @@ def test_a_solver_that_stops_on_its_time_limit_is_a_solver_error() -> None:
     model = build_model(prepare(**three_customers()))  # type: ignore[arg-type]
     with pytest.raises(SolverError, match="stopped in stage 'tier 1: served'"):
         solve_lexicographic(model, StopsOnTime(), 60)  # type: ignore[arg-type]
+
+
+def test_a_later_highs_stage_gets_the_time_it_is_given_however_long_earlier_stages_took() -> None:
+    """HiGHS holds its time limit against the run time of all its solves of one model (see
+    ERGO-Code/HiGHS#1477), which would cut a later stage short by the time the earlier
+    stages took: a run would fail long before its Time Limit."""
+    model = build_model(prepare(**synthetic(sites=10, customers=100, items=10).kwargs()))  # type: ignore[arg-type]
+    backend = make_backend("highs")
+    backend.load(model.program)
+    every_line = np.ones(len(model.data.lines), dtype=bool)
+    backend.set_objective(model.served_by(every_line), True)
+    first = backend.solve(600)
+    assert first.status == "optimal" and first.seconds > 0.01
+    # A next stage with little left to do from the first's optimum, given half its time.
+    every_line[0] = False
+    backend.set_objective(model.served_by(every_line), True)
+    again = backend.solve(first.seconds / 2)
+    assert again.status == "optimal"
 
 
 @pytest.mark.parametrize("solver", ["highs", "cbc"])
