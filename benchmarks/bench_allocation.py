@@ -47,7 +47,6 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -56,6 +55,7 @@ import scipy.sparse as sp
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
+from step_timer import Step, StepTimer
 from support.allocation_cases import Instance, synthetic
 
 from sheetloop.errors import SolverError
@@ -337,63 +337,36 @@ def end_to_end(instance: Instance, args: argparse.Namespace) -> None:
                 )
 
 
-# (label, nesting depth, where it is called from: module:attribute)
-STEPS: list[tuple[str, int, str]] = [
-    ("read and check the book", 0, "sheetloop.addin.commands:validated"),
-    ("allocate_book", 0, "sheetloop.addin.commands:allocate_book"),
-    ("derive supply", 1, "sheetloop.addin.allocating:derived_supply"),
-    ("allocate()", 1, "sheetloop.addin.allocating:allocate"),
-    ("inputs", 2, "sheetloop.solver.allocation:prepare"),
-    ("model", 2, "sheetloop.solver.allocation:build_model"),
-    ("staged solves", 2, "sheetloop.solver.allocation:solve_lexicographic"),
-    ("HiGHS load", 3, "sheetloop.solver.allocation.backends:HighsBackend.load"),
-    ("HiGHS runs", 3, "sheetloop.solver.allocation.backends:HighsBackend.solve"),
-    ("output tables", 2, "sheetloop.solver.allocation:tables"),
-    ("Exceptions (with plan rows)", 1, "sheetloop.addin.allocating:exceptions_with"),
-    ("CustomerService", 1, "sheetloop.addin.allocating:customer_service"),
-    ("stage the writes", 0, "sheetloop.addin.commands:_stage_outputs"),
-    ("save", 0, "sheetloop.workbooks.file_book:FileBook.save"),
+STEPS: list[Step] = [
+    ("read and check the book", 0, ["sheetloop.addin.commands:validated"]),
+    ("allocate_book", 0, ["sheetloop.addin.commands:allocate_book"]),
+    ("derive supply", 1, ["sheetloop.addin.allocating:derived_supply"]),
+    ("allocate()", 1, ["sheetloop.addin.allocating:allocate"]),
+    ("inputs", 2, ["sheetloop.solver.allocation:prepare"]),
+    ("model", 2, ["sheetloop.solver.allocation:build_model"]),
+    ("staged solves", 2, ["sheetloop.solver.allocation:solve_lexicographic"]),
+    ("HiGHS load", 3, ["sheetloop.solver.allocation.backends:HighsBackend.load"]),
+    ("HiGHS runs", 3, ["sheetloop.solver.allocation.backends:HighsBackend.solve"]),
+    ("output tables", 2, ["sheetloop.solver.allocation:tables"]),
+    ("Exceptions (with plan rows)", 1, ["sheetloop.addin.allocating:exceptions_with"]),
+    ("CustomerService", 1, ["sheetloop.addin.allocating:customer_service"]),
+    ("stage the writes", 0, ["sheetloop.addin.commands:_stage_outputs"]),
+    ("save", 0, ["sheetloop.workbooks.file_book:FileBook.save"]),
 ]
 
 
 def breakdown(book: Path) -> None:
     """Run ``sheetloop allocate BOOK`` in this process with every step of ``STEPS`` timed;
     print the steps to stderr (``end_to_end`` runs this in a process of its own)."""
-    import functools
-    import importlib
-
     from sheetloop.addin import cli
 
-    spent: dict[str, float] = {}
-
-    def timer(label: str, inner: Callable[..., object]) -> Callable[..., object]:
-        @functools.wraps(inner)
-        def timed_step(*args: object, **kwargs: object) -> object:
-            started = time.perf_counter()
-            try:
-                return inner(*args, **kwargs)
-            finally:
-                spent[label] = spent.get(label, 0.0) + time.perf_counter() - started
-
-        return timed_step
-
-    for label, _, place in STEPS:
-        module_name, dotted = place.split(":")
-        owner: object = importlib.import_module(module_name)
-        *path, name = dotted.split(".")
-        for part in path:
-            owner = getattr(owner, part)
-        setattr(owner, name, timer(label, getattr(owner, name)))
+    timer = StepTimer(STEPS)
+    timer.install()
     started = time.perf_counter()
     status = cli.main(["allocate", str(book)])
     total = time.perf_counter() - started
-    lines = [
-        f"{'  ' * depth + label:40} {spent[label]:8.2f} s"
-        for label, depth, _ in STEPS
-        if label in spent
-    ]
-    lines.append(f"{'allocate command, in process':40} {total:8.2f} s (exit {status})")
-    print("\n".join(lines), file=sys.stderr)
+    timer.report(sys.stderr)
+    print(f"{'allocate command, in process':48} {total:8.2f} s (exit {status})", file=sys.stderr)
 
 
 def main() -> None:
