@@ -209,9 +209,6 @@ def plan(
     by_level = np.argsort(levels[item_of], kind="stable")
     item_of, site_of = item_of[by_level], site_of[by_level]
     n = len(item_of)
-    rec_index = pd.MultiIndex.from_arrays(
-        [item_codes[item_of], site_codes[site_of]], names=["Item", "Site"]
-    )
     records = pd.DataFrame(
         {"Item": item_codes[item_of], "Site": site_codes[site_of], "Level": levels[item_of]}
     )
@@ -220,10 +217,16 @@ def plan(
     safety_stock = params["Safety Stock"].to_numpy(np.float64)
     records["Safety Stock"] = safety_stock
 
+    # Record of each (site, item): two lookups of text and one of integers, not a
+    # MultiIndex of (item, site) pairs.
+    record_of = np.full((len(site_codes) + 1, n_items + 1), -1, dtype=np.int64)
+    record_of[site_of, item_of] = np.arange(n)
+
     def rows_of(frame: pd.DataFrame) -> IntArray:
-        return rec_index.get_indexer(
-            pd.MultiIndex.from_arrays([frame["Item"].astype(str), frame["Site"].astype(str)])
-        )
+        """Records of a frame's rows (-1: an item or site the plan does not know)."""
+        item = item_codes.get_indexer(pd.Index(frame["Item"].astype(str)))
+        site = site_codes.get_indexer(pd.Index(frame["Site"].astype(str)))
+        return record_of[site, item]  # -1 indexes the extra row or column: no record
 
     # Every grid is bucket-major (T, n): netting steps through buckets, reading and writing
     # one contiguous row at a time. MrpResult hands out their (n, T) transposed views.
