@@ -226,7 +226,8 @@ def plan(
         """Records of a frame's rows (-1: an item or site the plan does not know)."""
         item = item_codes.get_indexer(pd.Index(frame["Item"].astype(str)))
         site = site_codes.get_indexer(pd.Index(frame["Site"].astype(str)))
-        return record_of[site, item]  # -1 indexes the extra row or column: no record
+        # -1 (unknown) indexes the extra row or column, which holds no record.
+        return np.asarray(record_of[site, item], dtype=np.int64)
 
     # Every grid is bucket-major (T, n): netting steps through buckets, reading and writing
     # one contiguous row at a time. MrpResult hands out their (n, T) transposed views.
