@@ -233,7 +233,10 @@ def plan(
     # one contiguous row at a time. MrpResult hands out their (n, T) transposed views.
     gross = np.zeros((periods, n))
     dem = consume_forecast(dem, calendar)
-    _add_gross(gross, dem, rows_of)
+    # Independent demand (forecast already consumed) into the gross requirements.
+    np.add.at(
+        gross, (dem["Bucket"].to_numpy(np.int64), rows_of(dem)), dem["Qty"].to_numpy(np.float64)
+    )
     rec_rows = rows_of(rec)
     rec_bucket = rec["Bucket"].to_numpy(np.int64)
     rec_qty = rec["Qty"].to_numpy(np.float64)
@@ -446,14 +449,6 @@ def consume_forecast(dem: pd.DataFrame, calendar: Calendar) -> pd.DataFrame:
     qty[fc] = np.clip(cumulative - orders[fc_group], 0, qty[fc])
     out["Qty"] = qty
     return out[~is_fc | (out["Qty"] > EPS).to_numpy()]
-
-
-def _add_gross(gross: FloatArray, dem: pd.DataFrame, rows_of: object) -> None:
-    """Independent demand (already consumed) into the gross requirements."""
-    if not len(dem):
-        return
-    rows = rows_of(dem)  # type: ignore[operator]
-    np.add.at(gross, (dem["Bucket"].to_numpy(np.int64), rows), dem["Qty"].to_numpy(float))
 
 
 def _parameters(
